@@ -1,0 +1,1 @@
+# parser/: filled in by its own work

@@ -1,0 +1,1 @@
+# share/: filled in by its own work
