@@ -1,0 +1,1 @@
+# parser/tail.c: the file follower (filled in by its own work)
