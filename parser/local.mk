@@ -1,1 +1,21 @@
-# parser/: filled in by its own work
+# parser/: libpvparse.a (pure log parsing: splitter, classifier, resolver,
+# detector, event JSON, watch.conf) and the pvpanic-watch program.
+
+noinst_LIBRARIES += parser/libpvparse.a
+parser_libpvparse_a_SOURCES = \
+	parser/logrec.c parser/logrec.h \
+	$(NULL)
+parser_libpvparse_a_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS)
+
+PVPARSE_LIBS = parser/libpvparse.a common/libcommon.a $(PCRE2_LIBS)
+
+if HAVE_CMOCKA
+PARSER_TEST_LIBS = parser/libpvparse.a $(TEST_LIBS) $(PCRE2_LIBS) $(ZLIB_LIBS)
+
+check_PROGRAMS += tests/test_logrec
+TESTS += tests/test_logrec
+
+tests_test_logrec_SOURCES = tests/test_logrec.c
+tests_test_logrec_CFLAGS = $(TEST_CFLAGS) $(ZLIB_CFLAGS)
+tests_test_logrec_LDADD = $(PARSER_TEST_LIBS)
+endif
