@@ -96,6 +96,8 @@ strbuf_detach(struct strbuf *sb, size_t *out_len)
     char *p;
 
     strbuf_grow(sb, 0);
+    /* Nothing was ever added: the fresh allocation is not terminated yet. */
+    sb->buf[sb->len] = '\0';
     p = sb->buf;
     if (out_len)
         *out_len = sb->len;

@@ -3,11 +3,19 @@
 
 noinst_LIBRARIES += hooks/libhook.a
 hooks_libhook_a_SOURCES = \
+	hooks/cli.c hooks/cli.h \
 	hooks/domxml.c hooks/domxml.h \
+	hooks/enroll.c hooks/enroll.h \
 	hooks/hookconf.c hooks/hookconf.h \
+	hooks/hookmode.c hooks/hookmode.h \
 	hooks/hookops.c hooks/hookops.h \
 	$(NULL)
 hooks_libhook_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
+
+sbin_PROGRAMS += hooks/pvpanic-hook
+hooks_pvpanic_hook_SOURCES = hooks/main.c
+hooks_pvpanic_hook_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
+hooks_pvpanic_hook_LDADD = hooks/libhook.a common/libcommon.a $(LIBXML2_LIBS)
 
 if HAVE_CMOCKA
 HOOK_TEST_LIBS = hooks/libhook.a $(TEST_LIBS) $(LIBXML2_LIBS)
@@ -29,4 +37,18 @@ TESTS += tests/test_hookconf
 tests_test_hookconf_SOURCES = tests/test_hookconf.c
 tests_test_hookconf_CFLAGS = $(TEST_CFLAGS) $(LIBXML2_CFLAGS)
 tests_test_hookconf_LDADD = $(HOOK_TEST_LIBS)
+
+check_PROGRAMS += tests/test_enroll
+TESTS += tests/test_enroll
+tests_test_enroll_SOURCES = tests/test_enroll.c
+tests_test_enroll_CFLAGS = $(TEST_CFLAGS) $(LIBXML2_CFLAGS)
+tests_test_enroll_LDADD = $(HOOK_TEST_LIBS)
 endif
+
+# Shell tests drive the real binary (under $PVPANIC_VALGRIND when set).
+TESTS += tests/hook_mode.sh tests/hook_cli.sh
+EXTRA_DIST += \
+	tests/hook_testlib.sh \
+	tests/hook_mode.sh \
+	tests/hook_cli.sh \
+	$(NULL)

@@ -210,11 +210,13 @@ test_display_name(void **state)
     AUTOFREE char *b = display_name("数据库");
     AUTOFREE char *c = display_name("new\nline\x7f");
     AUTOFREE char *d = display_name("bad\xff utf8");
+    AUTOFREE char *e = display_name("");
 
     assert_string_equal(a, "web-01");
     assert_string_equal(b, "数据库");
     assert_string_equal(c, "new\\x0aline\\x7f");
     assert_string_equal(d, "bad\\xff utf8");
+    assert_string_equal(e, "");
 }
 
 int
