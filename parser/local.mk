@@ -3,7 +3,12 @@
 
 noinst_LIBRARIES += parser/libpvparse.a
 parser_libpvparse_a_SOURCES = \
+	parser/classify.c parser/classify.h \
+	parser/event.c parser/event.h \
 	parser/logrec.c parser/logrec.h \
+	parser/pmap.c parser/pmap.h \
+	parser/qmpjson.c parser/qmpjson.h \
+	parser/resolve.c parser/resolve.h \
 	$(NULL)
 parser_libpvparse_a_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS)
 
@@ -12,10 +17,18 @@ PVPARSE_LIBS = parser/libpvparse.a common/libcommon.a $(PCRE2_LIBS)
 if HAVE_CMOCKA
 PARSER_TEST_LIBS = parser/libpvparse.a $(TEST_LIBS) $(PCRE2_LIBS) $(ZLIB_LIBS)
 
-check_PROGRAMS += tests/test_logrec
-TESTS += tests/test_logrec
+check_PROGRAMS += tests/test_logrec tests/test_classify tests/test_resolve
+TESTS += tests/test_logrec tests/test_classify tests/test_resolve
 
 tests_test_logrec_SOURCES = tests/test_logrec.c
 tests_test_logrec_CFLAGS = $(TEST_CFLAGS) $(ZLIB_CFLAGS)
 tests_test_logrec_LDADD = $(PARSER_TEST_LIBS)
+
+tests_test_classify_SOURCES = tests/test_classify.c
+tests_test_classify_CFLAGS = $(TEST_CFLAGS)
+tests_test_classify_LDADD = $(PARSER_TEST_LIBS)
+
+tests_test_resolve_SOURCES = tests/test_resolve.c
+tests_test_resolve_CFLAGS = $(TEST_CFLAGS)
+tests_test_resolve_LDADD = $(PARSER_TEST_LIBS)
 endif
