@@ -4,6 +4,7 @@
 noinst_LIBRARIES += parser/libpvparse.a
 parser_libpvparse_a_SOURCES = \
 	parser/classify.c parser/classify.h \
+	parser/detect.c parser/detect.h \
 	parser/event.c parser/event.h \
 	parser/logrec.c parser/logrec.h \
 	parser/pmap.c parser/pmap.h \
@@ -17,8 +18,8 @@ PVPARSE_LIBS = parser/libpvparse.a common/libcommon.a $(PCRE2_LIBS)
 if HAVE_CMOCKA
 PARSER_TEST_LIBS = parser/libpvparse.a $(TEST_LIBS) $(PCRE2_LIBS) $(ZLIB_LIBS)
 
-check_PROGRAMS += tests/test_logrec tests/test_classify tests/test_resolve
-TESTS += tests/test_logrec tests/test_classify tests/test_resolve
+check_PROGRAMS += tests/test_logrec tests/test_classify tests/test_resolve tests/test_detect
+TESTS += tests/test_logrec tests/test_classify tests/test_resolve tests/test_detect
 
 tests_test_logrec_SOURCES = tests/test_logrec.c
 tests_test_logrec_CFLAGS = $(TEST_CFLAGS) $(ZLIB_CFLAGS)
@@ -31,4 +32,8 @@ tests_test_classify_LDADD = $(PARSER_TEST_LIBS)
 tests_test_resolve_SOURCES = tests/test_resolve.c
 tests_test_resolve_CFLAGS = $(TEST_CFLAGS)
 tests_test_resolve_LDADD = $(PARSER_TEST_LIBS)
+
+tests_test_detect_SOURCES = tests/test_detect.c
+tests_test_detect_CFLAGS = $(TEST_CFLAGS) $(ZLIB_CFLAGS)
+tests_test_detect_LDADD = $(PARSER_TEST_LIBS)
 endif
