@@ -98,6 +98,14 @@ check_prereqs() {
     if pgrep -u 0 -x libvirtd >/dev/null || pgrep -u 0 -x virtqemud >/dev/null; then
         skip "a system libvirtd/virtqemud is already running on this host; stop it first"
     fi
+    # Our daemon uses the system config dirs: it would load (and autostart!)
+    # the host's own domains. Only run where there are none but ours.
+    local f
+    for f in /etc/libvirt/qemu/*.xml; do
+        [ -e "$f" ] || continue
+        grep -qF "<description>$E2E_MARK<" "$f" ||
+            skip "this host has libvirt domains ($f): run the end-to-end suite on a test machine"
+    done
 }
 
 # take_lock: one run at a time on a host
@@ -161,13 +169,13 @@ e2e_cleanup() {
     remove_all_domains
     stop_daemon
     kill_leftover_qemu
-    restore_host_files
     local keep=""
     if [ "$E2E_FAILED" -ne 0 ] || [ -n "${E2E_KEEP:-}" ]; then
         save_artifacts
         keep=${E2E_ARTIFACTS:-$E2E_WORK/artifacts}
     fi
     remove_domain_logs
+    restore_host_files
     if [ -n "${E2E_KEEP:-}" ]; then
         log "E2E_KEEP: work dir kept in $E2E_WORK"
     elif [ -n "$keep" ] && [ "$keep" = "$E2E_WORK/artifacts" ]; then
@@ -180,47 +188,67 @@ e2e_cleanup() {
 
 # ---------------------------------------------------------------- host files
 
-# snapshot_host_files: back up /etc/libvirt/hooks and /etc/libvirt/qemu.conf
-snapshot_host_files() {
-    local b=$E2E_WORK/host-backup
+# host_backup PATH: remember PATH (file or directory, or its absence) so
+# that restore_host_files puts it back exactly. Safe to call from a
+# scenario subshell (the index is a file); the first backup of a path wins.
+host_backup() {
+    local b=$E2E_WORK/host-backup path=$1 n
     mkdir -p "$b"
-    if [ -e /etc/libvirt/hooks ]; then
-        cp -a /etc/libvirt/hooks "$b/hooks"
-        log "backed up /etc/libvirt/hooks to $b/hooks"
-        [ -e /etc/libvirt/hooks/qemu ] &&
-            log "NOTE: /etc/libvirt/hooks/qemu exists here; it is left in place and runs too"
+    touch "$b/index"
+    if cut -f2 "$b/index" | grep -cxF -- "$path" >/dev/null; then
+        return 0
     fi
-    if [ -e /etc/libvirt/qemu.conf ]; then
-        cp -a /etc/libvirt/qemu.conf "$b/qemu.conf"
+    n=$(($(wc -l <"$b/index") + 1))
+    if [ -e "$path" ] || [ -L "$path" ]; then
+        cp -a "$path" "$b/$n" || fail "cannot back up $path"
+        printf '%s\t%s\tpresent\n' "$n" "$path" >>"$b/index"
+    else
+        printf '%s\t%s\tabsent\n' "$n" "$path" >>"$b/index"
     fi
-    touch "$b/complete"
 }
 
-# restore_host_files: put /etc/libvirt/hooks and qemu.conf back as they were
+# The state directories a system-mode libvirtd creates. Those that do not
+# exist before the run are removed after it (those that exist are left as
+# they are: they may be big, and we only ever add our own domains there).
+E2E_DAEMON_DIRS="/etc/libvirt/qemu /etc/libvirt/nwfilter /etc/libvirt/secrets
+ /etc/libvirt/storage /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /run/libvirt"
+
+# snapshot_host_files: back up what every run changes
+snapshot_host_files() {
+    local d
+    for d in $E2E_DAEMON_DIRS; do
+        [ -e "$d" ] || host_backup "$d"
+    done
+    host_backup /etc/libvirt/hooks
+    host_backup /etc/libvirt/qemu.conf
+    [ -e /etc/libvirt/hooks/qemu ] &&
+        log "NOTE: /etc/libvirt/hooks/qemu exists here; it is left in place and runs too"
+    touch "$E2E_WORK/host-backup/complete"
+}
+
+# restore_host_files: put every backed-up path back as it was, newest first
 restore_host_files() {
-    local b=$E2E_WORK/host-backup
+    local b=$E2E_WORK/host-backup n path state
     [ -e "$b/complete" ] || return 0
-    if [ -e "$b/hooks" ]; then
-        if ! diff -r --no-dereference "$b/hooks" /etc/libvirt/hooks >/dev/null 2>&1; then
-            rm -rf /etc/libvirt/hooks && cp -a "$b/hooks" /etc/libvirt/hooks &&
-                diff -r --no-dereference "$b/hooks" /etc/libvirt/hooks >/dev/null ||
-                { log "ERROR: could not restore /etc/libvirt/hooks; backup kept in $b/hooks"
+    while IFS=$'\t' read -r n path state; do
+        if [ "$state" = absent ]; then
+            rm -rf -- "$path"
+            continue
+        fi
+        if ! diff -r --no-dereference -- "$b/$n" "$path" >/dev/null 2>&1; then
+            rm -rf -- "$path" && cp -a -- "$b/$n" "$path" &&
+                diff -r --no-dereference -- "$b/$n" "$path" >/dev/null ||
+                { cp -a -- "$b/$n" "/var/tmp/pvpanic-e2e-backup.$$.$n" 2>/dev/null
+                  log "ERROR: could not restore $path; its backup: /var/tmp/pvpanic-e2e-backup.$$.$n"
                   E2E_FAILED=1; }
         fi
-    else
-        rm -rf /etc/libvirt/hooks
-    fi
-    if [ -e "$b/qemu.conf" ]; then
-        cp -a "$b/qemu.conf" /etc/libvirt/qemu.conf
-    else
-        rm -f /etc/libvirt/qemu.conf
-    fi
+    done < <(tac "$b/index")
     if [ -s "$b/dev-kvm" ] && [ -c /dev/kvm ]; then
         local mode owner group
         read -r mode owner group <"$b/dev-kvm"
         chown "$owner:$group" /dev/kvm && chmod "$mode" /dev/kvm
     fi
-    log "restored /etc/libvirt/hooks and /etc/libvirt/qemu.conf"
+    log "restored $(cut -f2 "$b/index" | tr '\n' ' ')"
 }
 
 # ---------------------------------------------------------------- guest assets
@@ -466,6 +494,10 @@ restart_daemon() {
     level=$(cat "$E2E_WORK/state/daemon-level")
     stop_daemon
     if [ "${1:-}" = rotate ]; then
+        local i
+        for i in 8 7 6 5 4 3 2 1; do
+            [ -f "$logfile.$i" ] && mv "$logfile.$i" "$logfile.$((i + 1))"
+        done
         mv "$logfile" "$logfile.1"
         log "rotated $logfile -> .1"
     fi
@@ -636,7 +668,7 @@ remove_all_domains() {
     [ -S "$E2E_WORK/run/libvirt-sock" ] && pid_alive "$(daemon_pid)" || return 0
     while IFS= read -r uuid; do
         [ -n "$uuid" ] || continue
-        if VIRSH_TIMEOUT=20 v dumpxml -- "$uuid" 2>/dev/null | grep -qF "<description>$E2E_MARK<"; then
+        if VIRSH_TIMEOUT=20 v dumpxml -- "$uuid" 2>/dev/null | grep -cF "<description>$E2E_MARK<" >/dev/null; then
             VIRSH_TIMEOUT=30 v destroy -- "$uuid" >/dev/null 2>&1
             VIRSH_TIMEOUT=30 v undefine --managed-save -- "$uuid" >/dev/null 2>&1
         fi
@@ -650,7 +682,7 @@ kill_leftover_qemu() {
     local p
     for p in /proc/[0-9]*; do
         [ -r "$p/cmdline" ] || continue
-        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "qemu-system.*$E2E_WORK/guest/initrd.gz"; then
+        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -c -- "qemu-system.*$E2E_WORK/guest/initrd.gz" >/dev/null; then
             log "killing leftover QEMU ${p#/proc/}"
             kill -KILL "${p#/proc/}" 2>/dev/null
         fi
@@ -765,9 +797,9 @@ wait_panics() {
 # daemon_log_count LITERAL: occurrences in the daemon log (and its .1)
 daemon_log_count() {
     local f n=0 c
-    for f in "$(cat "$E2E_WORK/state/daemon-log")"{.1,}; do
+    for f in "$(cat "$E2E_WORK/state/daemon-log")"{.9,.8,.7,.6,.5,.4,.3,.2,.1,}; do
         [ -f "$f" ] || continue
-        c=$(grep -caF -- "$1" "$f")
+        c=$(grep -caF -- "$1" "$f" || true)
         n=$((n + c))
     done
     echo "$n"
