@@ -46,9 +46,38 @@ tests_test_enroll_LDADD = $(HOOK_TEST_LIBS)
 endif
 
 # Shell tests drive the real binary (under $PVPANIC_VALGRIND when set).
-TESTS += tests/hook_mode.sh tests/hook_cli.sh
+TESTS += tests/hook_mode.sh tests/hook_cli.sh tests/hook_install.sh tests/hook_manpage.sh
 EXTRA_DIST += \
 	tests/hook_testlib.sh \
 	tests/hook_mode.sh \
 	tests/hook_cli.sh \
+	tests/hook_install.sh \
+	tests/hook_manpage.sh \
 	$(NULL)
+
+# Documentation and data
+dist_man_MANS += share/man/pvpanic-hook.8
+hooksampledir = $(pkgdatadir)
+dist_hooksample_DATA = share/hook.conf.sample
+EXTRA_DIST += share/samples/domain-nopanic.xml
+
+# make install-hook: install the program, then link it into libvirt's hook
+# directory (qemu.d/50-pvpanic, or qemu on libvirt < 6.5 if that is free).
+# make uninstall-hook (also part of make uninstall): remove our link only.
+# LIBVIRT_VERSION=x.y skips the detection of the installed libvirt.
+EXTRA_DIST += hooks/install-hook.sh
+HOOK_INSTALL_ENV = \
+	DESTDIR='$(DESTDIR)' \
+	HOOKDIR='$(libvirthookdir)' \
+	TARGET='$(sbindir)/pvpanic-hook' \
+	LIBVIRT_VERSION='$(LIBVIRT_VERSION)'
+# Automake reserves the literal name "install-hook" (it would run after
+# "make install"); reached through a variable it stays a plain target of
+# our own, run only when asked for.
+hook_install_target = install-hook
+$(hook_install_target): install-sbinPROGRAMS install-man install-dist_hooksampleDATA
+	@$(HOOK_INSTALL_ENV) $(SHELL) $(srcdir)/hooks/install-hook.sh install
+uninstall-libvirt-hook:
+	@$(HOOK_INSTALL_ENV) $(SHELL) $(srcdir)/hooks/install-hook.sh uninstall
+UNINSTALL_HOOKS += uninstall-libvirt-hook
+.PHONY: $(hook_install_target) uninstall-libvirt-hook

@@ -185,4 +185,17 @@ run_cli "$T/null" check-config "$T/absent.conf"
 check_eq "check-config absent: 0" 0 "$rc"
 check_grep "check-config absent: defaults" "does not exist; defaults apply" "$T/out"
 
+# The shipped sample: every key, valid once uncommented, and in the man page.
+sed 's/^#\([a-z_]* = \)/\1/' "$abs_top_srcdir/share/hook.conf.sample" > "$T/sample.conf"
+chmod 644 "$T/sample.conf"
+run_cli "$T/null" check-config "$T/sample.conf"
+check_eq "hook.conf.sample, all keys set: valid" 0 "$rc"
+for key in on_missing model include include_uuid exclude exclude_uuid log connect verbose stdin_timeout; do
+    check_grep "hook.conf.sample sets $key" "$key = " "$T/sample.conf"
+    check "pvpanic-hook(8) documents $key" grep -qE "^\.B[IR] $key \" = " "$abs_top_srcdir/share/man/pvpanic-hook.8"
+done
+run_cli "$T/null" patch "$abs_top_srcdir/share/samples/domain-nopanic.xml"
+check_eq "the quickstart sample patches" 0 "$rc"
+check_grep "the quickstart sample gets a device" "<panic model='isa'>" "$T/out"
+
 finish
