@@ -108,10 +108,12 @@ check_prereqs() {
     done
 }
 
-# take_lock: one run at a time on a host
+# take_lock: one run at a time on a host. The lock is fd 9 of the main
+# shell; long-lived children are started with 9>&- so that none of them
+# keeps the lock after the run.
 take_lock() {
-    exec {E2E_LOCK_FD}>/run/pvpanic-tools-e2e.lock
-    flock -n "$E2E_LOCK_FD" || skip "another end-to-end run holds /run/pvpanic-tools-e2e.lock"
+    exec 9>/run/pvpanic-tools-e2e.lock
+    flock -n 9 || skip "another end-to-end run holds /run/pvpanic-tools-e2e.lock"
 }
 
 # ---------------------------------------------------------------- work dir + cleanup
@@ -136,8 +138,10 @@ e2e_setup() {
     # Every virsh call is bounded by `timeout`, so the TERM below reaches the
     # main shell's trap within a minute even when a step hangs.
     ( trap - EXIT INT HUP
+      exec 9>&-
       sleep "$limit" &
       sleeper=$!
+      echo "$sleeper" >"$E2E_WORK/state/watchdog-sleep.pid"
       trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
       wait "$sleeper" && {
           printf '%s global timeout of %ss reached, aborting\n' "$(date +%T)" "$limit" >&2
@@ -149,8 +153,15 @@ e2e_setup() {
 }
 
 e2e_on_signal() {
-    log "caught SIG$1, cleaning up"
+    if [ -n "${E2E_SCENARIO_PGID:-}" ]; then
+        kill -TERM -- "-$E2E_SCENARIO_PGID" 2>/dev/null
+    fi
     E2E_FAILED=1
+    if [ -e "$E2E_WORK/state/timed-out" ]; then
+        log "global timeout: scenario stopped, cleaning up"
+        exit 1
+    fi
+    log "caught SIG$1, cleaning up"
     exit 130
 }
 
@@ -163,6 +174,7 @@ e2e_cleanup() {
     # 77 = the environment cannot run the suite: nothing to keep
     [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && E2E_FAILED=1
     [ -n "${E2E_WATCHDOG_PID:-}" ] && kill "$E2E_WATCHDOG_PID" 2>/dev/null
+    [ -n "${E2E_WORK:-}" ] && kill "$(cat "$E2E_WORK/state/watchdog-sleep.pid" 2>/dev/null)" 2>/dev/null
     [ -n "${E2E_WORK:-}" ] && [ -d "$E2E_WORK" ] || exit "$rc"
     log "cleanup"
     stop_all_followers
@@ -434,7 +446,7 @@ EOF
     rm -f "$E2E_WORK/run/libvirt-sock"
     t0=$(now_ms)
     setsid tini -s -- libvirtd -f "$conf" -p "$E2E_WORK/run/libvirtd.pid" \
-        </dev/null >>"$E2E_WORK/libvirtd.stderr" 2>&1 &
+        </dev/null >>"$E2E_WORK/libvirtd.stderr" 2>&1 9>&- &
     echo $! >"$E2E_WORK/state/tini.pid"
     log "libvirtd starting (tini pid $!, filters \"$filters\", log $logfile)"
     for ((i = 0; i < 1200; i++)); do
@@ -763,7 +775,7 @@ remove_domain_logs() {
 # It is (re)started with the daemon.
 start_event_listener() {
     setsid virsh -q -c "$E2E_URI" qemu-monitor-event --loop --event GUEST_PANICKED \
-        </dev/null >>"$E2E_WORK/state/qmp-events" 2>>"$E2E_WORK/state/qmp-events.err" &
+        </dev/null >>"$E2E_WORK/state/qmp-events" 2>>"$E2E_WORK/state/qmp-events.err" 9>&- &
     echo $! >"$E2E_WORK/state/listener.pid"
     bg_register $! "qemu-monitor-event listener"
 }

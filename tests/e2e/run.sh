@@ -73,9 +73,20 @@ main() {
         s=${s#scenario_}
         log "==== scenario $s"
         t0=$(now_ms)
-        ( set -e; trap 'log "error at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
-          "scenario_$s" ) 2>&1 | tee "$E2E_WORK/scenario-logs/$s.log" >&2
-        rc=${PIPESTATUS[0]}
+        # Each scenario runs as a background job in its own process group
+        # (set -m), so that a signal or the global timeout can end all of it
+        # at once (e2e_on_signal) while this shell waits.
+        rm -f "$E2E_WORK/state/scenario-rc"
+        set -m
+        { ( set -e; trap 'log "error at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
+            "scenario_$s" )
+          echo $? >"$E2E_WORK/state/scenario-rc"; } 2>&1 |
+            tee "$E2E_WORK/scenario-logs/$s.log" >&2 &
+        E2E_SCENARIO_PGID=$(ps -o pgid= "$!" | tr -d ' ')
+        wait "$!"
+        set +m
+        E2E_SCENARIO_PGID=
+        rc=$(cat "$E2E_WORK/state/scenario-rc" 2>/dev/null || echo 1)
         local dur
         dur=$(ms_to_s $(($(now_ms) - t0)))
         case $rc in

@@ -531,7 +531,7 @@ start_follower() {
     local tag=$1 logfile=$2 dir=$E2E_WORK/watch/$1 pid
     write_watch_conf "$dir"
     setsid "$WATCH_BIN" follow -c "$dir/watch.conf" --json "$dir/alerts.json" "$logfile" \
-        </dev/null >>"$dir/follow.out" 2>&1 &
+        </dev/null >>"$dir/follow.out" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$E2E_WORK/state/follower-$tag.pid"
     bg_register "$pid" "pvpanic-watch follow ($tag)"
