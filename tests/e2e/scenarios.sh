@@ -203,8 +203,8 @@ need_hook_binary() {
 need_hook_install() {
     need_hook_binary
     [ "${E2E_HOOK_INSTALL:-make}" = copy ] && return 0
-    grep -q '^install-hook:' "$E2E_BUILDDIR/Makefile" 2>/dev/null ||
-        skip "not built: no 'make install-hook' target in $E2E_BUILDDIR/Makefile"
+    make -s -n -C "$E2E_BUILDDIR" install-hook DESTDIR=/nonexistent >/dev/null 2>&1 ||
+        skip "not built: no 'make install-hook' target in $E2E_BUILDDIR"
 }
 
 # hook_conf_path: where the built hook reads its configuration
