@@ -482,7 +482,7 @@ stop_daemon() {
     [ -n "$pid" ] || [ -n "$tpid" ] || return 0
     stop_event_listener
     if [ -n "$pid" ] && pid_alive "$pid"; then
-        kill -TERM "$pid"
+        kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < 300; i++)); do pid_alive "$pid" || break; sleep 0.1; done
         if pid_alive "$pid"; then
             log "libvirtd $pid ignored SIGTERM for 30 s, killing it"
@@ -492,7 +492,7 @@ stop_daemon() {
     if [ -n "$tpid" ]; then
         for ((i = 0; i < 100; i++)); do pid_alive "$tpid" || break; sleep 0.1; done
         pid_alive "$tpid" && kill -KILL "$tpid" 2>/dev/null
-        wait "$tpid" 2>/dev/null
+        wait "$tpid" 2>/dev/null || true
     fi
     rm -f "$E2E_WORK/state/tini.pid" "$E2E_WORK/run/libvirtd.pid"
     log "libvirtd stopped"
@@ -619,7 +619,7 @@ start_domain() {
 
 # domstate NAME: "state (reason)" as virsh prints it
 domstate() {
-    v domstate --reason -- "$1" 2>/dev/null
+    v domstate --reason -- "$1" 2>/dev/null || true
 }
 
 # wait_domstate NAME STATE TIMEOUT_S: poll until domstate matches the
@@ -711,11 +711,11 @@ bg_register() {
 
 stop_bg() {
     local pid=$1 i
-    pid_alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
-    kill -TERM "$pid" 2>/dev/null
+    pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do pid_alive "$pid" || break; sleep 0.1; done
     pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
     return 0
 }
 
@@ -790,7 +790,7 @@ stop_event_listener() {
 # panics_seen NAME: how many GUEST_PANICKED libvirt reported for NAME
 panics_seen() {
     local n
-    n=$(grep -caF -- " for domain '$1': " "$E2E_WORK/state/qmp-events" 2>/dev/null)
+    n=$(grep -caF -- " for domain '$1': " "$E2E_WORK/state/qmp-events" 2>/dev/null || true)
     echo "${n:-0}"
 }
 

@@ -78,7 +78,7 @@ main() {
         # at once (e2e_on_signal) while this shell waits.
         rm -f "$E2E_WORK/state/scenario-rc"
         set -m
-        { ( set -e; trap 'log "error at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
+        { ( set -eE; trap 'log "error at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
             "scenario_$s" )
           echo $? >"$E2E_WORK/state/scenario-rc"; } 2>&1 |
             tee "$E2E_WORK/scenario-logs/$s.log" >&2 &

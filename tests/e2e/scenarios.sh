@@ -15,10 +15,12 @@ E2E_ALL_SCENARIOS="
  baseline_no_panic_device
  hook_enroll
  hook_enroll_names
+ hook_enroll_transient
  hook_refuse
  hook_save_restore
  hook_managedsave
  hook_enable_all
+ hook_daemon_restart
  follow_alert
  follow_restart_throttle
  follow_concurrent
@@ -812,5 +814,41 @@ scenario_drill_nmi_ignored() {
     [ "$DRILL_RC" -ne 0 ] || fail "drill exit 0 although the guest never panicked"
     grep -qi 'unknown_nmi_panic' <<<"$DRILL_OUT" || fail "no hint about kernel.unknown_nmi_panic"
     [ "$(domstate "$name")" = "running (booted)" ] || fail "state '$(domstate "$name")'"
+    remove_domain "$name"
+}
+
+# A transient domain (virsh create) without the device under enroll: it
+# starts, and is never made persistent.
+scenario_hook_enroll_transient() {
+    local name=${E2E_NAME_PREFIX}transient
+    need_hook_install
+    install_hook enroll
+    DOM_PANIC=none create_transient "$name" idle
+    [ "$(domstate "$name")" = "running (booted)" ] || fail "'$name' is '$(domstate "$name")'"
+    sleep 3
+    v dominfo -- "$name" | grep -c '^Persistent: *no' >/dev/null ||
+        fail "enroll made the transient domain '$name' persistent"
+    destroy_domain "$name"
+}
+
+# libvirtd restarts while guests run: the hook is called with "reconnect
+# begin" and must let them be (a failing reconnect hook makes libvirt kill
+# the QEMU process). Even a guest without the device, started before the
+# policy became refuse, must survive.
+scenario_hook_daemon_restart() {
+    local name=${E2E_NAME_PREFIX}hook-reconnect pid conf
+    need_hook_install
+    install_hook enroll
+    DOM_PANIC=none define_domain "$name" idle
+    start_domain "$name"
+    wait_console "$name" '^PVE2E READY' 90 >/dev/null || fail "'$name' did not boot"
+    pid=$(cat "/run/libvirt/qemu/$name.pid")
+    conf=$(hook_conf_path)
+    sed -i 's/^on_missing = .*/on_missing = refuse/' "$conf"
+    restart_daemon
+    [ "$(domstate "$name")" = "running (booted)" ] ||
+        fail "'$name' is '$(domstate "$name")' after the daemon restart (reconnect hook?)"
+    [ "$(cat "/run/libvirt/qemu/$name.pid")" = "$pid" ] || fail "QEMU of '$name' was restarted"
+    pid_alive "$pid" || fail "QEMU of '$name' is gone"
     remove_domain "$name"
 }
