@@ -701,8 +701,10 @@ scenario_follow_daemon_restart() {
     remove_domain "$name"
 }
 
-# audit over the logs of the whole run: per domain, exactly the panics
-# libvirt reported (and, when follow ran, the same as follow's json).
+# audit over the logs of the whole run (daemon log, its rotations and the
+# per-domain logs): exactly the panics libvirt reported through its API,
+# same domain and same QMP timestamp, and when follow ran, the same as its
+# json sink.
 scenario_audit_run() {
     local logs=() f rc=0 name=${E2E_NAME_PREFIX}audit
     need_watch audit
@@ -715,45 +717,63 @@ scenario_audit_run() {
         remove_domain "$name"
     fi
     for f in "$E2E_LOG".{9,8,7,6,5,4,3,2,1} "$E2E_LOG"; do [ -f "$f" ] && logs+=("$f"); done
-    rc=0
+    while IFS= read -r name; do
+        f="/var/log/libvirt/qemu/$name.log"
+        [ -f "$f" ] && logs+=("$f")
+    done <"$E2E_WORK/domains"
+    log "audit over ${#logs[@]} files"
     ${PVPANIC_VALGRIND:-} "$WATCH_BIN" audit --json "${logs[@]}" >"$E2E_WORK/watch-audit.json" \
         2>"$E2E_WORK/watch-audit.err" || rc=$?
-    [ "$rc" -le 1 ] || { cat "$E2E_WORK/watch-audit.err" >&2; fail "audit exit status $rc"; }
+    [ "$rc" -eq 1 ] || { cat "$E2E_WORK/watch-audit.err" >&2; fail "audit exit status $rc, expected 1 (events found)"; }
     python3 - "$E2E_WORK/watch-audit.json" "$E2E_WORK/state/qmp-events" \
-        "$E2E_WORK/watch/global/alerts.json" <<'EOP' || fail "audit does not match"
+        "$E2E_WORK/watch/global/alerts.json" <<'EOP' || fail "audit does not match what libvirt reported"
 import collections, json, os, re, sys
 audit_path, truth_path, follow_path = sys.argv[1:4]
 
-def panics_in(path):
-    c = collections.Counter()
+def events_in(path):
+    """(domain, QMP time) of every panic event in a json sink/audit file"""
+    out = collections.Counter()
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             try:
                 a = json.loads(line)
             except ValueError:
                 continue
-            if a.get("event") == "panic":
-                c[a.get("domain") or "(unknown)"] += 1
-    return c
+            if a.get("event") != "panic":
+                continue
+            t = a.get("qmp_time")
+            out[(a.get("domain") or "(unknown %s)" % a.get("monitor"),
+                 "%.6f" % t if isinstance(t, (int, float)) else "?")] += 1
+    return out
 
 truth = collections.Counter()
 with open(truth_path, encoding="utf-8", errors="surrogateescape") as f:
     for line in f:
-        m = re.match(r"^event GUEST_PANICKED at [0-9.]+ for domain '(.*)': \{", line)
+        m = re.match(r"^event GUEST_PANICKED at ([0-9]+\.[0-9]{6}) for domain '(.*)': \{", line)
         if m:
-            truth[m.group(1)] += 1
-audit = panics_in(audit_path)
-ok = True
-print("domain panics: libvirt / audit" + (" / follow" if os.path.exists(follow_path) else ""))
-follow = panics_in(follow_path) if os.path.exists(follow_path) else None
-for d in sorted(set(truth) | set(audit) | set(follow or {})):
-    row = f"  {d!r}: {truth[d]} / {audit[d]}"
-    if follow is not None:
-        row += f" / {follow[d]}"
-    bad = truth[d] != audit[d] or (follow is not None and follow[d] != truth[d])
-    print(row + ("   <-- MISMATCH" if bad else ""))
+            truth[(m.group(2), m.group(1))] += 1
+sources = {"audit": events_in(audit_path)}
+if os.path.exists(follow_path):
+    sources["follow"] = events_in(follow_path)
+ok = sum(truth.values()) > 0
+print("panic events (domain, QMP time): libvirt / " + " / ".join(sources))
+keys = set(truth)
+for c in sources.values():
+    keys |= set(c)
+for k in sorted(keys):
+    counts = [truth[k]]
+    for name, c in sources.items():
+        # a sink without qmp_time is compared on the domain alone
+        if any(t == "?" for _, t in c):
+            counts.append(sum(v for (d, _), v in c.items() if d == k[0]) if k in truth else 0)
+        else:
+            counts.append(c[k])
+    bad = any(n != counts[0] for n in counts[1:])
     ok = ok and not bad
-sys.exit(0 if ok and sum(truth.values()) > 0 else 1)
+    print("  %r %s: %s%s" % (k[0], k[1], " / ".join(map(str, counts)), "   <-- MISMATCH" if bad else ""))
+print("total: libvirt %d, %s" % (sum(truth.values()),
+      ", ".join("%s %d" % (n, sum(c.values())) for n, c in sources.items())))
+sys.exit(0 if ok else 1)
 EOP
 }
 
