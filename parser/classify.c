@@ -31,7 +31,6 @@ static const char *const form_names[] = {
     [PVF_MONITOR_NAME] = "monitor-name",
     [PVF_CHECK_MONITOR] = "check-monitor",
     [PVF_VM_NAME] = "vm-name",
-    [PVF_CREATING_DOMAIN] = "creating-domain",
     [PVF_TAINTED] = "tainted",
     [PVF_QMP_LINE] = "qmp-line",
     [PVF_RECV_EVENT] = "recv-event",
@@ -312,7 +311,6 @@ enum builtin_re {
     RE_ENTER_EXIT,
     RE_EOF_CALLBACK,
     RE_ERROR_ON_MONITOR,
-    RE_CREATING,
     RE_TAINTED,
     RE_HANDLE,
     RE_JSON_CRASHLOADED,
@@ -352,7 +350,6 @@ static const char *const builtin_patterns[] = {
     [RE_ENTER_EXIT] = "^(?:Entering|Exited) monitor \\(mon=" PTR " vm=" PTR " name=(.*)\\)$",
     [RE_EOF_CALLBACK] = "^Triggering EOF callback mon=" PTR " vm=" PTR " name=(.*)$",
     [RE_ERROR_ON_MONITOR] = "^Error on monitor .* mon=" PTR " vm=" PTR " name=(.*)$",
-    [RE_CREATING] = "^Creating domain '(.*)'$",
     [RE_TAINTED] = "^Domain id=(-?\\d+) name='(.*)' uuid=([0-9a-fA-F-]{36}) is tainted: (.*)$",
     [RE_HANDLE] = "^handle (GUEST_PANICKED|GUEST_CRASHLOADED) handler=",
     [RE_JSON_CRASHLOADED] = "^qemuMonitorJSONHandleGuestCrashloaded event, mon " PTR ", data ",
@@ -649,8 +646,6 @@ classify_daemon(struct classify *cls, const struct logline *ll, struct pvclass *
     case 'C':
         if (HAS_PREFIX(m, n, "Connect monitor to ") && match(cls, RE_CONNECT, m, n))
             return take_name(cls, RE_CONNECT, m, PVF_CONNECT, 0, 1, 2, out);
-        if (HAS_PREFIX(m, n, "Creating domain '") && match(cls, RE_CREATING, m, n))
-            return take_name(cls, RE_CREATING, m, PVF_CREATING_DOMAIN, 0, 0, 1, out);
         return PVF_NONE;
     case 'R':
         if (HAS_PREFIX(m, n, "Reconnect monitor to ") && match(cls, RE_RECONNECT, m, n))

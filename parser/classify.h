@@ -78,8 +78,12 @@ enum pvform {
     PVF_MONITOR_NAME,       /* Entering/Exited monitor (mon vm name), EOF/error lines */
     PVF_CHECK_MONITOR,      /* mon:%p vm:%p ... (QEMU_CHECK_MONITOR) */
     PVF_VM_NAME,            /* vm=%p name=%s forms (process start/stop/kill, jobs) */
-    PVF_CREATING_DOMAIN,    /* info: Creating domain 'N' */
     PVF_TAINTED,            /* warning: Domain id=I name='N' uuid=U is tainted: R */
+    /*
+     * Not a form: info "Creating domain 'N'" is logged by define, which may
+     * run on a worker thread that starts ANOTHER domain next (observed in
+     * tests/data/e2e/info-names), so it never names a monitor.
+     */
     PVF_QMP_LINE,           /* debug: Line [{...}] (json, no mon) */
     PVF_RECV_EVENT,         /* QEMU_MONITOR_RECV_EVENT: mon event={...} (json) */
     PVF_IO_PROCESS,         /* QEMU_MONITOR_IO_PROCESS: mon buf=... (whole record needed) */

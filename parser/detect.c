@@ -86,6 +86,7 @@ struct group {
     enum pv_event_type type;
     uint64_t tid;                   /* monitor event thread, 0 = unknown */
     uint64_t mon;
+    uint64_t mon_gen;               /* resolver lifetime of mon when it joined (0: none known) */
     uint64_t vm;
     bool has_qmp;
     uint64_t qmp_sec;
@@ -352,12 +353,21 @@ deliver(struct detect *det, struct pv_event *ev, int src)
     det->fn(ev, det->opaque);
 }
 
-/* Name for a group right now (hint from a worker line counts unless it contradicts). */
+/*
+ * Name for a group right now (hint from a worker line counts unless it
+ * contradicts). A group that waits for its name may only take it from the
+ * monitor lifetime it happened in: if the pointer was closed and opened
+ * again meanwhile (a destroyed guest, the next one reusing the pointer),
+ * the monitor says nothing about this event any more.
+ */
 static bool
 group_name(struct detect *det, const struct group *g, struct resolve_result *res)
 {
     bool found = (g->mon || g->vm) && resolve_lookup(det->res, g->mon, g->vm, res);
 
+    if (found && g->mon && res->generation != g->mon_gen &&
+        !(g->mon_gen == 0 && res->generation != 0 && !res->opened))
+        found = g->vm && resolve_lookup(det->res, 0, g->vm, res);
     if (!g->mon && !g->vm)
         memset(res, 0, sizeof(*res));
     if (g->hint) {
@@ -720,8 +730,13 @@ monitor_record(struct detect *det, const struct monrec *r, const struct recref *
     best->records++;
     if (ref->time_ms >= 0)
         best->last_time = ref->time_ms;
-    if (r->mon && !best->mon)
+    if (r->mon && !best->mon) {
+        struct resolve_result res;
+
         best->mon = r->mon;
+        resolve_lookup(det->res, r->mon, 0, &res);
+        best->mon_gen = res.generation;
+    }
     if (r->vm && !best->vm)
         best->vm = r->vm;
     if (r->has_qmp && !best->has_qmp) {
@@ -1002,12 +1017,29 @@ io_process_record(struct detect *det, struct source *s, const char *text, size_t
     }
 }
 
-/* Taints logged at start-up (not from a later API call) are start evidence. */
+/*
+ * Taints only qemuDomainObjCheckTaint() logs, from qemuProcessLaunch() on
+ * the thread that then opens the monitor. Others (custom-monitor,
+ * custom-ga-command, disk-probing and shell-scripts on hotplug, ...) come
+ * from API calls on worker threads that may start another guest next
+ * (observed: tests/data/e2e/info-names).
+ */
 static bool
 start_taint(const char *reason, size_t len)
 {
-    return !(len >= 14 && memcmp(reason, "custom-monitor", 14) == 0) &&
-           !(len >= 17 && memcmp(reason, "custom-ga-command", 17) == 0);
+    static const char *const start_only[] = {
+        "high-privileges", "custom-argv", "host-cpu", "custom-dtb", "deprecated-config",
+        "custom-hypervisor-feature",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(start_only); i++) {
+        size_t n = strlen(start_only[i]);
+
+        /* several reasons are printed back to back; the first one decides */
+        if (len >= n && memcmp(reason, start_only[i], n) == 0 && (len == n || reason[n] == ' '))
+            return true;
+    }
+    return false;
 }
 
 static void
@@ -1042,13 +1074,9 @@ handle_form(struct detect *det, struct source *s, const struct logline *ll,
     case PVF_VM_NAME:
         resolve_vm_name(det->res, c->vm, c->name, c->name_len);
         break;
-    case PVF_CREATING_DOMAIN:
-        resolve_weak_name(det->res, ll->tid, c->name, c->name_len, PV_RESOLVED_DEFINE, ref->time_ms);
-        break;
     case PVF_TAINTED:
         if (start_taint(c->taint_reason, c->taint_reason_len))
-            resolve_weak_name(det->res, ll->tid, c->name, c->name_len, PV_RESOLVED_TAINT,
-                              ref->time_ms);
+            resolve_start_taint(det->res, ll->tid, c->name, c->name_len, ref->time_ms);
         break;
     case PVF_QMP_LINE:
         qmp_record(det, STEP_LINE, ll->tid, 0, c->json, c->json_len, ref);
@@ -1449,10 +1477,10 @@ detect_save_state(const struct detect *det, struct strbuf *out)
 
         if (!g->used)
             continue;
-        strbuf_addf(out, "detect-group %" PRIu64 " %d %" PRIu64 " %" PRIx64 " %" PRIx64
+        strbuf_addf(out, "detect-group %" PRIu64 " %d %" PRIu64 " %" PRIx64 " %" PRIu64 " %" PRIx64
                     " %d %" PRIu64 " %u %d",
-                    g->seq, (int)g->type, g->tid, g->mon, g->vm, g->has_qmp, g->qmp_sec,
-                    g->qmp_usec, g->has_action);
+                    g->seq, (int)g->type, g->tid, g->mon, g->mon_gen, g->vm, g->has_qmp,
+                    g->qmp_sec, g->qmp_usec, g->has_action);
         put_strz(out, g->has_action ? g->action : NULL);
         strbuf_addf(out, " %u %d %" PRId64 " %" PRId64 " %d %" PRId64 " %d",
                     g->steps, g->last_step, g->first_time, g->last_time, g->emitted,
@@ -1678,6 +1706,7 @@ load_group(struct detect *det, struct fields *fs)
     g->type = (enum pv_event_type)get_int(fs, 0, PV_EVENT_CRASHLOADED);
     g->tid = get_u64(fs, 10);
     g->mon = get_u64(fs, 16);
+    g->mon_gen = get_u64(fs, 10);
     g->vm = get_u64(fs, 16);
     g->has_qmp = get_int(fs, 0, 1);
     g->qmp_sec = get_u64(fs, 10);

@@ -24,7 +24,6 @@ static const char *const resolved_by_names[] = {
     [PV_RESOLVED_MONITOR] = "monitor",
     [PV_RESOLVED_VM] = "vm",
     [PV_RESOLVED_TAINT] = "taint",
-    [PV_RESOLVED_DEFINE] = "define",
     [PV_RESOLVED_DOMAIN_LOG] = "domain-log",
     [PV_RESOLVED_WORKER] = "worker",
     [PV_RESOLVED_RULE] = "rule",

@@ -52,8 +52,7 @@ enum pv_resolved_by {
     PV_RESOLVED_RECONNECT,      /* "Reconnect monitor to def=V name='N'" */
     PV_RESOLVED_MONITOR,        /* "Entering/Exited monitor (mon=M vm=V name=N)" and alike */
     PV_RESOLVED_VM,             /* vm pointer -> name ("vm=V name=N" lines) */
-    PV_RESOLVED_TAINT,          /* info level: "Domain id=I name='N' ... is tainted" before NEW */
-    PV_RESOLVED_DEFINE,         /* info level: "Creating domain 'N'" before NEW */
+    PV_RESOLVED_TAINT,          /* start-time "Domain id=I name='N' ... is tainted" before NEW */
     PV_RESOLVED_DOMAIN_LOG,     /* per-domain log file name */
     PV_RESOLVED_WORKER,         /* "Ignoring GUEST_PANICKED event from inactive domain N" */
     PV_RESOLVED_RULE,           /* (?<domain>...) group of an operator rule */

@@ -18,6 +18,7 @@ struct mon_entry {
     uint64_t vm;                /* bound virDomainObj, 0 = unknown */
     bool vm_conflict;           /* two different vm pointers were seen */
     bool conflict;              /* two different names: the answer is "unknown" */
+    bool opened;                /* began with QEMU_MONITOR_NEW (not seen mid-life) */
     enum pv_resolved_by by;
     char *name;
     size_t name_len;
@@ -40,7 +41,7 @@ struct tid_entry {
     uint64_t strong_vm;
     int64_t strong_time;
     bool strong_reconnect;
-    /* Creating domain / tainted */
+    /* start-time taint line */
     char *weak;
     size_t weak_len;
     enum pv_resolved_by weak_by;
@@ -249,6 +250,7 @@ resolve_monitor_new(struct resolve *r, uint64_t tid, uint64_t mon, int64_t time_
     memset(e, 0, sizeof(*e));
     e->mon = mon;
     e->generation = ++r->generation;
+    e->opened = true;
     e->touch = ++r->touch;
     r->version++;
     if (!t)
@@ -300,9 +302,11 @@ resolve_connect(struct resolve *r, uint64_t tid, uint64_t vm, const char *name, 
 }
 
 void
-resolve_weak_name(struct resolve *r, uint64_t tid, const char *name, size_t len,
-                  enum pv_resolved_by how, int64_t time_ms)
+resolve_start_taint(struct resolve *r, uint64_t tid, const char *name, size_t len,
+                    int64_t time_ms)
 {
+    enum pv_resolved_by how = PV_RESOLVED_TAINT;
+
     struct tid_entry *t;
 
     if (!tid)
@@ -313,9 +317,6 @@ resolve_weak_name(struct resolve *r, uint64_t tid, const char *name, size_t len,
         /* two different names on one thread before the NEW: trust neither */
         if (!name_eq(t->weak, t->weak_len, name, len))
             t->weak_conflict = true;
-        /* the taint line is closer to the start than the define line */
-        if (how == PV_RESOLVED_TAINT)
-            t->weak_by = how;
         t->weak_time = time_ms;
         return;
     }
@@ -370,11 +371,11 @@ resolve_monitor_name(struct resolve *r, uint64_t tid, uint64_t mon, uint64_t vm,
         e->by = PV_RESOLVED_MONITOR;
         r->version++;
     } else if (name_eq(e->name, e->name_len, name, len)) {
-        if (e->by == PV_RESOLVED_TAINT || e->by == PV_RESOLVED_DEFINE) {
+        if (e->by == PV_RESOLVED_TAINT) {
             e->by = PV_RESOLVED_MONITOR;
             r->version++;
         }
-    } else if (e->by == PV_RESOLVED_TAINT || e->by == PV_RESOLVED_DEFINE) {
+    } else if (e->by == PV_RESOLVED_TAINT) {
         /* a direct mon+name line beats an info-level guess */
         free(e->name);
         e->name = name_dup(name, len);
@@ -413,6 +414,7 @@ resolve_lookup(struct resolve *r, uint64_t mon, uint64_t vm, struct resolve_resu
     memset(out, 0, sizeof(*out));
     if (e) {
         out->generation = e->generation;
+        out->opened = e->opened;
         if (e->conflict) {
             out->conflict = true;
             return false;
@@ -523,9 +525,9 @@ resolve_save(const struct resolve *r, struct strbuf *out)
 
         if (!e)
             continue;
-        strbuf_addf(out, "resolve-mon %" PRIx64 " %" PRIu64 " %" PRIx64 " %d %d %d %" PRIu64 " ",
-                    e->mon, e->generation, e->vm, e->vm_conflict, e->conflict, (int)e->by,
-                    e->touch);
+        strbuf_addf(out, "resolve-mon %" PRIx64 " %" PRIu64 " %" PRIx64 " %d %d %d %d %" PRIu64 " ",
+                    e->mon, e->generation, e->vm, e->vm_conflict, e->conflict, e->opened,
+                    (int)e->by, e->touch);
         if (e->name)
             pv_escape(out, e->name, e->name_len);
         else
@@ -631,9 +633,9 @@ load_line(struct resolve *r, char *line)
         return true;
     if (n == 3 && strcmp(f[0], "resolve-counters") == 0)
         return parse_u64f(f[1], 10, &r->generation) && parse_u64f(f[2], 10, &r->touch);
-    if (n == 9 && strcmp(f[0], "resolve-mon") == 0) {
+    if (n == 10 && strcmp(f[0], "resolve-mon") == 0) {
         uint64_t mon, gen, vm, touch;
-        int64_t vmc, conf;
+        int64_t vmc, conf, opened;
         enum pv_resolved_by by;
         char *name;
         size_t len;
@@ -641,7 +643,8 @@ load_line(struct resolve *r, char *line)
 
         if (!parse_u64f(f[1], 16, &mon) || mon == 0 || !parse_u64f(f[2], 10, &gen) ||
             !parse_u64f(f[3], 16, &vm) || !parse_i64f(f[4], &vmc) || !parse_i64f(f[5], &conf) ||
-            !parse_by(f[6], &by) || !parse_u64f(f[7], 10, &touch) || !field_name(f[8], &name, &len))
+            !parse_i64f(f[6], &opened) || !parse_by(f[7], &by) || !parse_u64f(f[8], 10, &touch) ||
+            !field_name(f[9], &name, &len))
             return false;
         if (r->mons.count >= RESOLVE_MAX_MONITORS && !pmap_get(&r->mons, mon)) {
             free(name);
@@ -653,6 +656,7 @@ load_line(struct resolve *r, char *line)
         e->vm = vm;
         e->vm_conflict = vmc != 0;
         e->conflict = conf != 0;
+        e->opened = opened != 0;
         e->by = by;
         e->touch = touch;
         e->name = name;

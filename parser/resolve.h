@@ -14,9 +14,12 @@
  *     that print mon, vm and name together (PV_RESOLVED_MONITOR);
  *   - the virDomainObj pointer: "mon:M vm:V" binds M to V, "vm=V name=N"
  *     lines name V (PV_RESOLVED_VM);
- *   - info-level fallback: "Domain id=I name='N' ... is tainted" or
- *     "Creating domain 'N'" on the thread that then logs QEMU_MONITOR_NEW,
- *     within a few seconds (PV_RESOLVED_TAINT/DEFINE).
+ *   - info-level fallback: a start-time "Domain id=I name='N' ... is
+ *     tainted: high-privileges" (warning) on the thread that then logs
+ *     QEMU_MONITOR_NEW, within a few seconds (PV_RESOLVED_TAINT). Only
+ *     taints that qemuProcessLaunch() logs qualify; "Creating domain 'N'"
+ *     (define) does not: define and start are separate API calls and one
+ *     worker thread may define one guest and start another.
  * When two pieces of direct evidence disagree the answer is "unknown": a
  * wrong name is the worst possible output. Heuristic (info-level) names
  * give way to direct ones.
@@ -39,7 +42,7 @@
 #define RESOLVE_MAX_THREADS 1024
 /* "Connect monitor to" precedes QEMU_MONITOR_NEW by milliseconds; allow a slow start. */
 #define RESOLVE_CONNECT_WINDOW_MS (120 * 1000)
-/* Creating domain / taint lines precede QEMU_MONITOR_NEW by ~50 ms (observed). */
+/* A start-time taint line precedes QEMU_MONITOR_NEW by ~15 ms (observed). */
 #define RESOLVE_WEAK_WINDOW_MS (10 * 1000)
 
 struct resolve;
@@ -55,9 +58,15 @@ void resolve_monitor_new(struct resolve *r, uint64_t tid, uint64_t mon, int64_t 
 void resolve_monitor_close(struct resolve *r, uint64_t mon);
 void resolve_connect(struct resolve *r, uint64_t tid, uint64_t vm, const char *name, size_t len,
                      bool reconnect, int64_t time_ms);
-/* @how: PV_RESOLVED_TAINT or PV_RESOLVED_DEFINE. */
-void resolve_weak_name(struct resolve *r, uint64_t tid, const char *name, size_t len,
-                       enum pv_resolved_by how, int64_t time_ms);
+/*
+ * A taint line the start path logs (the caller checks the reason). Used by
+ * the next QEMU_MONITOR_NEW on @tid within RESOLVE_WEAK_WINDOW_MS, unless a
+ * different name was tainted on that thread meanwhile (a start that failed
+ * before its NEW, then another: neither name is trusted). Errors logged on
+ * the thread do not cancel it: libvirt logs non-fatal ones (cgroups) there.
+ */
+void resolve_start_taint(struct resolve *r, uint64_t tid, const char *name, size_t len,
+                         int64_t time_ms);
 /*
  * Direct mon + vm (+ name) lines. When the thread @tid has a "Connect monitor
  * to" for this domain waiting and QEMU_MONITOR_NEW was not logged (debug
@@ -76,6 +85,7 @@ struct resolve_result {
     uint64_t vm;                /* vm pointer bound to the monitor, 0 if none */
     bool conflict;              /* evidence disagreed (name is NULL) */
     uint64_t generation;        /* lifetime of the monitor entry used, 0 if none */
+    bool opened;                /* that lifetime began with QEMU_MONITOR_NEW in the log */
 };
 
 /*

@@ -153,8 +153,9 @@ static const struct form_case form_cases[] = {
       PVF_VM_NAME, 0, 0x55d1c3a5a030, "y, z" },
     { TS "debug : qemuDomainObjBeginAsyncJob:500 : Started async job: dump (vm=0x1 name=(a))",
       PVF_VM_NAME, 0, 0x1, "(a)" },
+    /* define, not start: never evidence (see classify.h) */
     { TS "info : qemuDomainDefineXMLFlags:6441 : Creating domain 'web-01'",
-      PVF_CREATING_DOMAIN, 0, 0, "web-01" },
+      PVF_NONE, 0, 0, NULL },
     { TS "debug : qemuProcessLaunch:7685 : Creating domain log file",
       PVF_NONE, 0, 0, NULL },
     { TS "warning : qemuDomainObjTaintMsg:6603 : Domain id=12 name='a' b' "

@@ -275,7 +275,7 @@ GOLDEN(test_v1_2_17_info, "v1.2.17-centos7.2-info")
 GOLDEN(test_v2_0_0_restart_loop, "v2.0.0-centos7.3-restart-loop")
 GOLDEN(test_v3_9_hyperv, "v3.9.0-centos7.5-hyperv")
 GOLDEN(test_v4_5_s390, "v4.5.0-centos7.6-s390")
-GOLDEN(test_v9_0_info_define, "v9.0-info-define-fallback")
+GOLDEN(test_v9_0_info_define, "v9.0-info-define-is-not-start")
 GOLDEN(test_v11_3_tdx_crashloaded, "v11.3-tdx-reconnect-crashloaded")
 GOLDEN(test_pointer_reuse_info, "pointer-reuse-info")
 GOLDEN(test_double_panic, "double-panic-pre-qemu6")
@@ -284,6 +284,7 @@ GOLDEN(test_unknown_and_conflict, "unknown-and-conflict")
 GOLDEN(test_bytes, "bytes-crlf-nul-truncated")
 GOLDEN(test_garbage, "garbage")
 GOLDEN(test_domain_logs, "domlog")
+GOLDEN(test_reuse_within_hold, "reuse-within-hold")
 
 /* ---- the corpus through every log level / source filter ---------------- */
 
@@ -384,6 +385,154 @@ test_corpus_subsets(void **state)
         inputs_free(&in);
     }
     inputs_free(&full);
+}
+
+/* ---- real libvirt runs (tests/data/e2e, written by the e2e harness) ------- */
+
+struct expected_panic {
+    char qmp[32];
+    char *domain;
+};
+
+/* "panic\tQMP\ttrigger\ton_crash\tDOMAIN" rows of EXPECTED, in order. */
+static size_t
+read_expected(const char *path, struct expected_panic *out, size_t max,
+              char ***slugs, char ***names, size_t *ndomains)
+{
+    size_t len = 0;
+    AUTOFREE char *text = testutil_read_file(path, &len);
+    size_t n = 0;
+    char *save = NULL;
+
+    *ndomains = 0;
+    *slugs = NULL;
+    *names = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *f[5];
+        size_t nf = 0;
+        char *p = line;
+
+        while (nf < 5 && p) {
+            f[nf++] = p;
+            p = nf < 5 ? strchr(p, '\t') : NULL;
+            if (p)
+                *p++ = '\0';
+        }
+        if (nf == 5 && strcmp(f[0], "panic") == 0 && n < max) {
+            snprintf(out[n].qmp, sizeof(out[n].qmp), "%s", f[1]);
+            out[n++].domain = xstrdup(f[4]);
+        } else if (nf >= 4 && strcmp(f[0], "domain") == 0) {
+            /* domain  panics  qemu/SLUG.log  NAME (name may hold tabs? no: last column) */
+            *slugs = xreallocarray(*slugs, *ndomains + 1, sizeof(char *));
+            *names = xreallocarray(*names, *ndomains + 1, sizeof(char *));
+            (*slugs)[*ndomains] = xstrdup(f[2]);
+            (*names)[*ndomains] = xstrdup(nf == 5 ? f[3] : "");
+            if (nf == 5) {
+                /* f[3] is the name only when the row had 4 fields after "domain" */
+                free((*names)[*ndomains]);
+                (*names)[*ndomains] = xasprintf("%s\t%s", f[3], f[4]);
+            }
+            (*ndomains)++;
+        }
+    }
+    return n;
+}
+
+static void
+e2e_fixture(const char *dir, bool debug)
+{
+    AUTOFREE char *exp_path = xasprintf("%s/EXPECTED", dir);
+    struct expected_panic exp[64];
+    char **slugs = NULL;
+    char **names = NULL;
+    size_t ndom = 0;
+    size_t nexp = read_expected(exp_path, exp, ARRAY_SIZE(exp), &slugs, &names, &ndom);
+    struct inputs in = { .n = 0 };
+    AUTOFREE char *out = NULL;
+    const char *p;
+    size_t i = 0;
+
+    /* the daemon log, rotated copies oldest first, then the per-domain logs */
+    {
+        AUTOFREE char *rot = xasprintf("%s/libvirtd.log.1.gz", dir);
+        AUTOFREE char *cur = xasprintf("%s/libvirtd.log.gz", dir);
+        struct stat st;
+
+        if (stat(rot, &st) == 0)
+            add_input(&in, rot, "libvirtd.log.1", DETECT_SOURCE_AUTO, NULL);
+        add_input(&in, cur, "libvirtd.log", DETECT_SOURCE_AUTO, NULL);
+    }
+    for (size_t d = 0; d < ndom; d++) {
+        AUTOFREE char *path = xasprintf("%s/%s", dir, slugs[d]);
+        /* "qemu/SLUG.log\tNAME": the file is slugged, the guest name is the real one */
+        const char *name = strchr(names[d], '\t') ? strchr(names[d], '\t') + 1 : names[d];
+        struct stat st;
+
+        if (stat(path, &st) == 0 && in.n < ARRAY_SIZE(in.v))
+            add_input(&in, path, slugs[d], DETECT_SOURCE_AUTO, name);
+        free(slugs[d]);
+        free(names[d]);
+    }
+    free(slugs);
+    free(names);
+    out = run(&in, SIZE_MAX, 0);
+    for (p = out; *p; i++) {
+        const char *eol = strchr(p, '\n');
+        AUTOFREE char *line = xstrndup(p, (size_t)(eol - p));
+        AUTOFREE char *qmp = NULL;
+        struct strbuf want = STRBUF_INIT;
+
+        if (i >= nexp) {
+            print_error("%s: unexpected event %s\n", dir, line);
+            fail();
+        }
+        qmp = xasprintf("\"qmp_time\":%s,", exp[i].qmp);
+        if (!strstr(line, qmp))
+            print_error("%s: event %zu: want QMP time %s: %s\n", dir, i, exp[i].qmp, line);
+        assert_non_null(strstr(line, qmp));
+        strbuf_addstr(&want, "\"domain\":");
+        strbuf_add_json_str(&want, exp[i].domain, strlen(exp[i].domain));
+        strbuf_addch(&want, ',');
+        /* never a wrong name; at debug level always the right one */
+        if (!strstr(line, want.buf) && (debug || !strstr(line, "\"domain\":null,")))
+            print_error("%s: event %zu: want %s: %s\n", dir, i, want.buf, line);
+        assert_true(strstr(line, want.buf) || (!debug && strstr(line, "\"domain\":null,")));
+        strbuf_release(&want);
+        p = eol + 1;
+    }
+    if (i != nexp)
+        print_error("%s: %zu events, EXPECTED has %zu\n%s", dir, i, nexp, out);
+    assert_int_equal(i, nexp);
+    for (size_t k = 0; k < nexp; k++)
+        free(exp[k].domain);
+    inputs_free(&in);
+}
+
+static void
+test_e2e_fixtures(void **state)
+{
+    AUTOFREE char *top = testutil_datapath("e2e");
+    DIR *d = opendir(top);
+    struct dirent *de;
+    unsigned int seen = 0;
+
+    (void)state;
+    if (!d) {
+        /* written by another part of the tree; nothing to check without them */
+        skip();
+    }
+    while ((de = readdir(d))) {
+        AUTOFREE char *dir = xasprintf("%s/%s", top, de->d_name);
+        AUTOFREE char *exp = xasprintf("%s/EXPECTED", dir);
+        struct stat st;
+
+        if (de->d_name[0] == '.' || stat(exp, &st) != 0)
+            continue;
+        e2e_fixture(dir, strncmp(de->d_name, "debug-", 6) == 0);
+        seen++;
+    }
+    closedir(d);
+    assert_true(seen > 0);
 }
 
 /* ---- a 1 MB line between two panic lines -------------------------------- */
@@ -678,7 +827,9 @@ main(void)
         cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_domain_logs),
+        cmocka_unit_test(test_reuse_within_hold),
         cmocka_unit_test(test_corpus_subsets),
+        cmocka_unit_test(test_e2e_fixtures),
         cmocka_unit_test(test_huge_line_between_panics),
         cmocka_unit_test(test_streaming_emit_and_hold),
         cmocka_unit_test(test_hold_zero),

@@ -138,27 +138,35 @@ test_weak_names(void **state)
     struct resolve *r = resolve_new();
 
     (void)state;
-    resolve_weak_name(r, 1, "web-01", 6, PV_RESOLVED_DEFINE, T0);
-    resolve_weak_name(r, 1, "web-01", 6, PV_RESOLVED_TAINT, T0 + 30);
+    resolve_start_taint(r, 1, "web-01", 6, T0);
+    resolve_start_taint(r, 1, "web-01", 6, T0 + 30);
     resolve_monitor_new(r, 1, MON_A, T0 + 40);
     ASSERT_NAME(r, MON_A, 0, "web-01/taint");
+    /* used once */
+    resolve_monitor_new(r, 1, MON_B, T0 + 50);
+    ASSERT_NAME(r, MON_B, 0, "(null)");
     /* two different names before one NEW: neither */
-    resolve_weak_name(r, 2, "a", 1, PV_RESOLVED_DEFINE, T0);
-    resolve_weak_name(r, 2, "b", 1, PV_RESOLVED_DEFINE, T0 + 1);
+    resolve_start_taint(r, 2, "a", 1, T0);
+    resolve_start_taint(r, 2, "b", 1, T0 + 1);
     resolve_monitor_new(r, 2, MON_B, T0 + 2);
     ASSERT_NAME(r, MON_B, 0, "(null)");
     /* too old */
-    resolve_weak_name(r, 3, "old", 3, PV_RESOLVED_DEFINE, T0);
+    resolve_start_taint(r, 3, "old", 3, T0);
     resolve_monitor_new(r, 3, MON_B, T0 + RESOLVE_WEAK_WINDOW_MS + 1);
     ASSERT_NAME(r, MON_B, 0, "(null)");
+    /* a start that failed before its NEW, then another guest on that thread */
+    resolve_start_taint(r, 6, "failed", 6, T0);
+    resolve_start_taint(r, 6, "next", 4, T0 + 2000);
+    resolve_monitor_new(r, 6, MON_B, T0 + 2005);
+    ASSERT_NAME(r, MON_B, 0, "(null)");
     /* a direct line replaces a guess instead of conflicting with it */
-    resolve_weak_name(r, 4, "guess", 5, PV_RESOLVED_DEFINE, T0);
+    resolve_start_taint(r, 4, "guess", 5, T0);
     resolve_monitor_new(r, 4, MON_B, T0 + 5);
-    ASSERT_NAME(r, MON_B, 0, "guess/define");
+    ASSERT_NAME(r, MON_B, 0, "guess/taint");
     resolve_monitor_name(r, 4, MON_B, VM_B, "real", 4);
     ASSERT_NAME(r, MON_B, 0, "real/monitor");
     /* a strong Connect beats a weak name on the same thread */
-    resolve_weak_name(r, 5, "weak", 4, PV_RESOLVED_TAINT, T0);
+    resolve_start_taint(r, 5, "weak", 4, T0);
     connect(r, 5, VM_A, "strong", T0 + 1);
     resolve_monitor_new(r, 5, MON_A, T0 + 2);
     ASSERT_NAME(r, MON_A, 0, "strong/connect");
@@ -218,7 +226,7 @@ test_state_roundtrip(void **state)
     resolve_monitor_name(r, 3, MON_B, VM_B, "x", 1);
     resolve_monitor_name(r, 3, MON_B, VM_B, "y", 1);
     connect(r, 7, VM_B, "pending", T0);
-    resolve_weak_name(r, 8, "weak", 4, PV_RESOLVED_TAINT, T0);
+    resolve_start_taint(r, 8, "weak", 4, T0);
     resolve_save(r, &a);
     assert_int_equal(resolve_load(r2, a.buf, a.len), 0);
     resolve_save(r2, &b);
