@@ -20,12 +20,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_FIXTURES="
  debug-lifecycle
  info-lifecycle
+ recommended-lifecycle
  debug-names
  info-names
+ recommended-names
  debug-concurrent
  info-concurrent
+ recommended-concurrent
  debug-reconnect
  info-reconnect
+ recommended-reconnect
 "
 # The work dir is random; fixtures show it as this path instead.
 FIXTURE_WORK_PATH=/tmp/pvpanic-e2e
@@ -91,6 +95,7 @@ lifecycle() {
 }
 fixture_debug_lifecycle() { lifecycle; }
 fixture_info_lifecycle() { lifecycle; }
+fixture_recommended_lifecycle() { lifecycle; }
 
 # Names that break naive parsers: spaces, quotes, $(), UTF-8.
 names() {
@@ -106,6 +111,7 @@ names() {
 }
 fixture_debug_names() { names; }
 fixture_info_names() { names; }
+fixture_recommended_names() { names; }
 
 # Two guests panicking at the same moment: both boot, then both NMIs are
 # sent at once.
@@ -127,6 +133,7 @@ concurrent() {
 }
 fixture_debug_concurrent() { concurrent; }
 fixture_info_concurrent() { concurrent; }
+fixture_recommended_concurrent() { concurrent; }
 
 # libvirtd restarted while a guest runs (the log gets the Reconnect lines of
 # the new daemon), then that guest panics.
@@ -142,6 +149,7 @@ reconnect() {
 }
 fixture_debug_reconnect() { reconnect; }
 fixture_info_reconnect() { reconnect; }
+fixture_recommended_reconnect() { reconnect; }
 
 # ---------------------------------------------------------------- output
 
@@ -271,7 +279,7 @@ main() {
     prepare_guest
     # a first daemon start may probe QEMU's capabilities (thousands of lines);
     # do it here so that no fixture depends on the state of the cache
-    start_daemon debug "$E2E_WORK/warmup.log"
+    start_daemon info "$E2E_WORK/warmup.log"
     v domcapabilities --virttype qemu >/dev/null || fail "no domain capabilities"
     stop_daemon
     for fx in "${want[@]}"; do

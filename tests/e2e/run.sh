@@ -62,7 +62,7 @@ main() {
     ensure_kvm_node_access
     write_qemu_conf
     prepare_guest
-    start_daemon debug
+    start_daemon shipped
     sweep_leftover_domains
     start_global_follower
 
