@@ -269,13 +269,18 @@ restore_host_files() {
 # dir; downloaded with apt-get download and unpacked with dpkg-deb, never
 # installed. Sets GUEST_KERNEL and GUEST_MODDIR.
 guest_kernel() {
-    local pkg ver dir tmp deb
-    pkg=${PVPANIC_E2E_KERNEL_PKG:-$(apt-cache depends linux-image-amd64 2>/dev/null |
-        awk '/Depends: linux-image-[0-9]/ { print $2; exit }')}
+    local pkg dir tmp deb
+    pkg=${PVPANIC_E2E_KERNEL_PKG:-$(resolve_kernel_pkg)}
     if [ -z "$pkg" ]; then
-        # offline: any kernel already in the cache will do
+        # no package lists: refresh them once (a fresh machine), else use any
+        # kernel already in the cache
+        log "apt-cache knows no linux-image-amd64: apt-get update"
+        apt-get update -q >/dev/null 2>&1
+        pkg=$(resolve_kernel_pkg)
+    fi
+    if [ -z "$pkg" ]; then
         dir=$(ls -d "$E2E_CACHE"/linux-image-*/ 2>/dev/null | tail -n 1)
-        [ -n "$dir" ] || skip "cannot resolve linux-image-amd64 (apt-get update?) and no cached kernel"
+        [ -n "$dir" ] || skip "cannot resolve linux-image-amd64 (apt-get update failed?) and no cached kernel"
         pkg=$(basename "$dir")
     fi
     dir=$E2E_CACHE/$pkg
@@ -285,8 +290,12 @@ guest_kernel() {
         tmp=$(mktemp -d "$E2E_CACHE/dl.XXXXXX")
         # apt drops privileges to _apt for downloads; let it write here
         id _apt >/dev/null 2>&1 && chown _apt "$tmp"
-        (cd "$tmp" && apt-get download -q "$pkg" >/dev/null) ||
-            { rm -rf "$tmp"; skip "apt-get download $pkg failed"; }
+        if ! (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1); then
+            # stale lists name a version the mirror no longer has
+            apt-get update -q >/dev/null 2>&1
+            (cd "$tmp" && apt-get download -q "$pkg" >/dev/null) ||
+                { rm -rf "$tmp"; skip "apt-get download $pkg failed"; }
+        fi
         deb=$(ls "$tmp"/*.deb)
         mkdir -p "$tmp/x"
         dpkg-deb --fsys-tarfile "$deb" |
@@ -303,6 +312,11 @@ guest_kernel() {
     GUEST_KERNEL=$dir/vmlinuz
     GUEST_MODDIR=$dir/modules
     GUEST_KERNEL_PKG=$pkg
+}
+
+resolve_kernel_pkg() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
 }
 
 # The guest's /init. The kernel command-line word pvmode= picks the mode:
