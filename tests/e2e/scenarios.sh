@@ -527,12 +527,15 @@ path = $dir/pvpanic.prom
 EOC
 }
 
-# start_follower TAG LOGFILE: pvpanic-watch follow in the background with a
-# json sink in $E2E_WORK/watch/TAG/alerts.json
+# start_follower TAG LOGFILE: pvpanic-watch follow in the background on the
+# daemon log and the per-domain logs, with a json sink in
+# $E2E_WORK/watch/TAG/alerts.json and its state file next to it
 start_follower() {
     local tag=$1 logfile=$2 dir=$E2E_WORK/watch/$1 pid
     write_watch_conf "$dir"
-    setsid "$WATCH_BIN" follow -c "$dir/watch.conf" --json "$dir/alerts.json" "$logfile" \
+    setsid "$WATCH_BIN" follow -c "$dir/watch.conf" --json "$dir/alerts.json" \
+        --state "$dir/follow.state" --from-start --log stderr \
+        "$logfile" '/var/log/libvirt/qemu/*.log' \
         </dev/null >>"$dir/follow.out" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$E2E_WORK/state/follower-$tag.pid"
