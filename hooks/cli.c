@@ -583,6 +583,7 @@ cmd_check_config(int argc, char **argv)
     printf("connect = %s\n", conf->connect);
     printf("verbose = %s\n", conf->verbose ? "yes" : "no");
     printf("stdin_timeout = %llums\n", conf->stdin_timeout_ms);
+    printf("metadata = %s\n", conf->metadata ? "yes" : "no");
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_OUTPUT;
 }
 

@@ -54,6 +54,7 @@ struct domxml {
     char *arch;
     char *machine;
     char *on_crash;
+    char *meta_on_missing;
     unsigned int panic_count;
     unsigned int panic_by_model[PANIC_MODEL_LAST];
     unsigned int panic_unknown_model;
@@ -316,6 +317,16 @@ read_info(struct domxml *d)
         d->uuid = trimmed(node_text(n));
     if ((n = first_child(d->root, "on_crash")))
         d->on_crash = trimmed(node_text(n));
+    if ((n = first_child(d->root, "metadata"))) {
+        for (xmlNode *m = n->children; m; m = m->next) {
+            if (m->type == XML_ELEMENT_NODE && m->ns && m->ns->href &&
+                strcmp((const char *)m->ns->href, DOMXML_METADATA_NS) == 0 &&
+                strcmp((const char *)m->name, "hook") == 0) {
+                d->meta_on_missing = node_attr(m, "on_missing");
+                break;
+            }
+        }
+    }
     if ((n = first_child(d->root, "os")) && (n = first_child(n, "type"))) {
         d->arch = node_attr(n, "arch");
         d->machine = node_attr(n, "machine");
@@ -452,6 +463,7 @@ domxml_free(struct domxml *d)
     free(d->arch);
     free(d->machine);
     free(d->on_crash);
+    free(d->meta_on_missing);
     free(d);
 }
 
@@ -460,6 +472,7 @@ const char *domxml_uuid(const struct domxml *d) { return d->uuid; }
 const char *domxml_arch(const struct domxml *d) { return d->arch; }
 const char *domxml_machine(const struct domxml *d) { return d->machine; }
 const char *domxml_on_crash(const struct domxml *d) { return d->on_crash; }
+const char *domxml_metadata_on_missing(const struct domxml *d) { return d->meta_on_missing; }
 unsigned int domxml_panic_count(const struct domxml *d) { return d->panic_count; }
 
 const char *

@@ -69,6 +69,16 @@ const char *domxml_arch(const struct domxml *d);
 const char *domxml_machine(const struct domxml *d);
 const char *domxml_on_crash(const struct domxml *d);
 
+/*
+ * Per-domain hook policy, set by the domain's owner with
+ *   virsh metadata DOM --uri urn:pvpanic-tools:hook:1 --key pvpanic \
+ *         --set '<hook on_missing="ignore"/>' --config
+ * The on_missing attribute of <metadata><x:hook xmlns:x=DOMXML_METADATA_NS>,
+ * or NULL when absent.
+ */
+#define DOMXML_METADATA_NS "urn:pvpanic-tools:hook:1"
+const char *domxml_metadata_on_missing(const struct domxml *d);
+
 /* Number of <devices><panic> elements. */
 unsigned int domxml_panic_count(const struct domxml *d);
 

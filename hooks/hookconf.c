@@ -20,6 +20,7 @@ enum scalar_key {
     KEY_CONNECT,
     KEY_VERBOSE,
     KEY_STDIN_TIMEOUT,
+    KEY_METADATA,
     KEY_LAST
 };
 
@@ -30,6 +31,7 @@ static const char *const scalar_keys[] = {
     [KEY_CONNECT] = "connect",
     [KEY_VERBOSE] = "verbose",
     [KEY_STDIN_TIMEOUT] = "stdin_timeout",
+    [KEY_METADATA] = "metadata",
 };
 _Static_assert(ARRAY_SIZE(scalar_keys) == KEY_LAST, "scalar_keys");
 
@@ -57,6 +59,7 @@ hookconf_new(void)
     c->log_dest = LOG_DEST_STDERR | LOG_DEST_SYSLOG;
     c->connect = xstrdup(HOOKCONF_DEFAULT_CONNECT);
     c->stdin_timeout_ms = HOOKCONF_DEFAULT_STDIN_TIMEOUT_MS;
+    c->metadata = true;
     return c;
 }
 
@@ -190,6 +193,8 @@ set_scalar(struct hook_conf *c, enum scalar_key key, const char *v, char **errms
         return 0;
     case KEY_VERBOSE:
         return conf_value_bool(v, &c->verbose, errmsg);
+    case KEY_METADATA:
+        return conf_value_bool(v, &c->metadata, errmsg);
     case KEY_STDIN_TIMEOUT: {
         unsigned long long ms;
 

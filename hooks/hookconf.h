@@ -11,6 +11,7 @@
  *   connect       = URI           used by enroll (default qemu:///system)
  *   verbose       = yes | no
  *   stdin_timeout = DURATION      bound on reading the hook's stdin (10s)
+ *   metadata      = yes | no      honour a domain's own <metadata> policy (yes)
  *
  * A missing file means all defaults. Problems are reported through
  * log_warnx() as "FILE:LINE: message", one per problem.
@@ -48,6 +49,7 @@ struct hook_conf {
     char *connect;
     bool verbose;
     unsigned long long stdin_timeout_ms;
+    bool metadata;              /* honour per-domain <metadata> policy */
 };
 
 /* The path in use: $PVPANIC_HOOK_CONF if set and non-empty, else the default. */

@@ -98,6 +98,7 @@ struct inspection {
     enum panic_model model;     /* what enroll would add (MISSING) */
     char *reason;               /* NO_MODEL / UNVERIFIABLE: why */
     char *uuid;                 /* NULL if unknown */
+    char *meta_on_missing;      /* the domain's own <metadata> policy, or NULL */
 };
 
 static void
@@ -132,6 +133,8 @@ inspect_input(const struct hook_conf *conf, struct inspection *in)
     }
     if (domxml_uuid(d))
         in->uuid = xstrdup(domxml_uuid(d));
+    if (domxml_metadata_on_missing(d))
+        in->meta_on_missing = xstrdup(domxml_metadata_on_missing(d));
     if (domxml_has_usable_panic(d)) {
         in->verdict = HOOK_VERDICT_USABLE;
         return;
@@ -193,13 +196,14 @@ start_enroll(const struct hook_conf *conf, const char *name, const struct inspec
     return enroll_spawn(self, (char *const *)argv);
 }
 
+/* @source: where the policy came from, e.g. "/etc/pvpanic/hook.conf". */
 static int
-act(enum hook_action action, const struct hook_conf *conf, const char *name, int op,
-    const struct inspection *in)
+act(enum hook_action action, const struct hook_conf *conf, const char *source,
+    const char *name, int op, const struct inspection *in)
 {
     AUTOFREE char *dn = display_name(name);
     AUTOFREE char *hint = enable_hint(name);
-    AUTOFREE char *cpath = display_name(conf->path);
+    const char *cpath = source;
     const char *opname = op >= 0 ? hook_op_to_string((enum hook_op)op) : "?";
     int rc;
 
@@ -254,7 +258,9 @@ int
 hook_main(int nargs, char **args)
 {
     AUTOPTR(hook_conf) conf = NULL;
-    struct inspection in = { HOOK_VERDICT_UNVERIFIABLE, PANIC_MODEL_AUTO, NULL, NULL };
+    struct inspection in = { HOOK_VERDICT_UNVERIFIABLE, PANIC_MODEL_AUTO, NULL, NULL, NULL };
+    AUTOFREE char *source = NULL;
+    enum on_missing policy;
     enum hook_plan plan;
     enum hook_action action;
     int conf_rc;
@@ -301,11 +307,27 @@ hook_main(int nargs, char **args)
 
     inspect_input(conf, &in);
     selected = hookconf_selects(conf, args[0], in.uuid);
-    action = hook_decide(plan, conf->on_missing, selected, in.verdict);
+    policy = conf->on_missing;
+    source = display_name(conf->path);
+    if (selected && conf->metadata && in.meta_on_missing) {
+        AUTOFREE char *dn = display_name(args[0]);
+        AUTOFREE char *value = display_name(in.meta_on_missing);
+
+        if (hook_apply_metadata(in.meta_on_missing, &policy, &selected) < 0) {
+            log_warnx("domain '%s': ignoring on_missing='%s' in its <metadata> (use enroll, "
+                      "warn, refuse or ignore)", dn, value);
+        } else {
+            log_debug("domain '%s': on_missing='%s' from its <metadata>", dn, value);
+            free(source);
+            source = xstrdup("its <metadata>");
+        }
+    }
+    action = hook_decide(plan, policy, selected, in.verdict);
     log_debug("selected=%s verdict=%d action=%s", selected ? "yes" : "no", (int)in.verdict,
               hook_action_to_string(action));
-    status = act(action, conf, args[0], op, &in);
+    status = act(action, conf, source, args[0], op, &in);
     free(in.reason);
     free(in.uuid);
+    free(in.meta_on_missing);
     return status;
 }

@@ -114,6 +114,21 @@ hook_action_to_string(enum hook_action a)
     return name_of(action_names, ARRAY_SIZE(action_names), (int)a);
 }
 
+int
+hook_apply_metadata(const char *value, enum on_missing *policy, bool *selected)
+{
+    int p;
+
+    if (strcmp(value, "ignore") == 0) {
+        *selected = false;
+        return 0;
+    }
+    if ((p = on_missing_from_string(value)) < 0)
+        return -1;
+    *policy = (enum on_missing)p;
+    return 0;
+}
+
 enum hook_plan
 hook_plan_for(int op, int subop)
 {

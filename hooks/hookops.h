@@ -85,6 +85,13 @@ enum hook_action {
 const char *hook_action_to_string(enum hook_action a);
 
 /*
+ * Apply a domain's own <metadata> policy (domxml_metadata_on_missing):
+ * "ignore" deselects it, "enroll"/"warn"/"refuse" replace *@policy.
+ * Returns 0, or -1 for any other value (nothing changed).
+ */
+int hook_apply_metadata(const char *value, enum on_missing *policy, bool *selected);
+
+/*
  * The policy. Only prepare begin may refuse or enroll; migrate/restore
  * begin only note (refusing would strand a guest mid-migration, and
  * libvirt's ABI check forbids adding the device there). A domain the hook

@@ -190,7 +190,7 @@ sed 's/^#\([a-z_]* = \)/\1/' "$abs_top_srcdir/share/hook.conf.sample" > "$T/samp
 chmod 644 "$T/sample.conf"
 run_cli "$T/null" check-config "$T/sample.conf"
 check_eq "hook.conf.sample, all keys set: valid" 0 "$rc"
-for key in on_missing model include include_uuid exclude exclude_uuid log connect verbose stdin_timeout; do
+for key in on_missing model include include_uuid exclude exclude_uuid log connect verbose stdin_timeout metadata; do
     check_grep "hook.conf.sample sets $key" "$key = " "$T/sample.conf"
     check "pvpanic-hook(8) documents $key" grep -qE "^\.B[IR] $key \" = " "$abs_top_srcdir/share/man/pvpanic-hook.8"
 done

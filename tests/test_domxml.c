@@ -494,6 +494,24 @@ test_info(void **state)
 }
 
 static void
+test_metadata(void **state)
+{
+    static const char ours[] =
+        "<domain><metadata>\n"
+        "  <other:hook xmlns:other='urn:someone-else' on_missing='refuse'/>\n"
+        "  <pv:hook xmlns:pv='" DOMXML_METADATA_NS "' on_missing='ignore'/>\n"
+        "</metadata></domain>";
+    static const char theirs[] =
+        "<domain><metadata><hook on_missing='ignore'/>"
+        "<x:hook xmlns:x='urn:pvpanic-tools:hook:2' on_missing='ignore'/></metadata></domain>";
+    AUTOPTR(domxml) a = parse_ok(ours, strlen(ours));
+    AUTOPTR(domxml) b = parse_ok(theirs, strlen(theirs));
+
+    assert_string_equal(domxml_metadata_on_missing(a), "ignore");
+    assert_null(domxml_metadata_on_missing(b));
+}
+
+static void
 test_values(void **state)
 {
     unsigned int v = 0;
@@ -611,7 +629,7 @@ test_truncations_and_flips(void **state)
 int
 main(void)
 {
-    struct CMUnitTest tests[ARRAY_SIZE(golden_cases) + 16];
+    struct CMUnitTest tests[ARRAY_SIZE(golden_cases) + 17];
     size_t n = 0;
 
     for (size_t i = 0; i < ARRAY_SIZE(golden_cases); i++) {
@@ -632,6 +650,7 @@ main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_usable_matrix);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_auto_model);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_info);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_metadata);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_values);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_patch_bad_options);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_patch_odd_devices);

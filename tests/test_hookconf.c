@@ -47,6 +47,7 @@ dump_conf(struct strbuf *out, const struct hook_conf *c)
     strbuf_addf(out, "connect=%s\n", c->connect);
     strbuf_addf(out, "verbose=%s\n", c->verbose ? "yes" : "no");
     strbuf_addf(out, "stdin_timeout_ms=%llu\n", c->stdin_timeout_ms);
+    strbuf_addf(out, "metadata=%s\n", c->metadata ? "yes" : "no");
 }
 
 enum door { DOOR_FILE, DOOR_STRING };
@@ -145,6 +146,7 @@ test_defaults_and_missing(void **state)
     assert_string_equal(conf->connect, "qemu:///system");
     assert_int_equal(conf->log_dest, LOG_DEST_STDERR | LOG_DEST_SYSLOG);
     assert_int_equal(conf->stdin_timeout_ms, 10000);
+    assert_true(conf->metadata);
     assert_true(hookconf_selects(conf, "anything", NULL));
     testutil_rmtree(dir);
 }

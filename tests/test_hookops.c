@@ -140,6 +140,27 @@ test_decide(void **state)
     assert_string_equal(hook_action_to_string(HOOK_ACTION_REFUSE), "refuse");
 }
 
+static void
+test_metadata_policy(void **state)
+{
+    enum on_missing p = ON_MISSING_REFUSE;
+    bool selected = true;
+
+    assert_int_equal(hook_apply_metadata("warn", &p, &selected), 0);
+    assert_int_equal(p, ON_MISSING_WARN);
+    assert_true(selected);
+    assert_int_equal(hook_apply_metadata("enroll", &p, &selected), 0);
+    assert_int_equal(p, ON_MISSING_ENROLL);
+    assert_int_equal(hook_apply_metadata("ignore", &p, &selected), 0);
+    assert_false(selected);
+    assert_int_equal(p, ON_MISSING_ENROLL);
+    selected = true;
+    assert_int_equal(hook_apply_metadata("Refuse", &p, &selected), -1);
+    assert_int_equal(hook_apply_metadata("", &p, &selected), -1);
+    assert_int_equal(p, ON_MISSING_ENROLL);
+    assert_true(selected);
+}
+
 /* What bash reads back from @quoted as one word. */
 static char *
 bash_reads(const char *quoted)
@@ -227,6 +248,7 @@ main(void)
         cmocka_unit_test(test_mode_detection),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_metadata_policy),
         cmocka_unit_test(test_shell_quote),
         cmocka_unit_test(test_display_name),
     };
