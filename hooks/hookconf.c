@@ -279,8 +279,15 @@ hookconf_load(const char *path, struct hook_conf **out)
     free(st.conf->path);
     st.conf->path = xstrdup(path);
     *out = st.conf;
-    if (stat(path, &sb) < 0 && errno == ENOENT)
-        return 0;
+    if (stat(path, &sb) < 0) {
+        if (errno == ENOENT)
+            return 0;
+    } else if (!S_ISREG(sb.st_mode)) {
+        /* Opening a FIFO would block the hook: refuse before open(). */
+        st.conf->from_file = true;
+        log_warnx("%s: refusing config: not a regular file", path);
+        return -EPERM;
+    }
     st.conf->from_file = true;
     /* The hook runs as root: refuse a file others could have written. */
     rc = conf_parse_file(path, true, on_entry, &st);

@@ -254,6 +254,24 @@ act(enum hook_action action, const struct hook_conf *conf, const char *source,
     return HOOK_EXIT_ALLOW;
 }
 
+/*
+ * Last line of defence for "never hang": whatever blocks (a stalled syslog
+ * socket, a stuck file system), the hook exits 0 - fail open - a little
+ * after the stdin bound. Only async-signal-safe calls here.
+ */
+static void
+watchdog_fired(int sig)
+{
+    static const char msg[] = HOOK_CLI_NAME ": watchdog: the hook took too long; "
+                              "allowing the operation (fail open)\n";
+    ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+    (void)n;
+    _exit(HOOK_EXIT_ALLOW);
+}
+
+#define HOOK_WATCHDOG_SLACK_S 10
+
 int
 hook_main(int nargs, char **args)
 {
@@ -272,9 +290,13 @@ hook_main(int nargs, char **args)
     /* libvirt may close our stdin early or not read what we write. */
     signal(SIGPIPE, SIG_IGN);
     log_init(HOOK_CLI_NAME, LOG_DEST_STDERR | LOG_DEST_SYSLOG, 0);
+    signal(SIGALRM, watchdog_fired);
+    alarm((unsigned int)(HOOKCONF_DEFAULT_STDIN_TIMEOUT_MS / 1000) + HOOK_WATCHDOG_SLACK_S);
     conf_rc = hookconf_load(hookconf_path(), &conf);
     log_set_dest(conf->log_dest);
     log_set_verbose(conf->verbose ? 2 : 0);
+    /* (pending alarms are not inherited by fork(), so the helper is free) */
+    alarm((unsigned int)(conf->stdin_timeout_ms / 1000) + HOOK_WATCHDOG_SLACK_S);
 
     if (nargs != 4) {
         log_warnx("expected DOMAIN OP SUBOP EXTRA from libvirt, got %d argument%s; "

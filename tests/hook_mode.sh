@@ -181,6 +181,10 @@ chmod 666 "$T/unsafe.conf"
 run_as qemu "$T/unsafe.conf" "$T/nopanic.xml" web-01 prepare begin -
 check_eq "world-writable config: ignored, fails open" 0 "$rc"
 check_grep "world-writable config: refused" "refusing config" "$T/err"
+mkfifo "$T/fifo.conf"
+run_as qemu "$T/fifo.conf" "$T/nopanic.xml" web-01 prepare begin -
+check_eq "config is a FIFO: not opened (no hang), fails open" 0 "$rc"
+check_grep "config is a FIFO: says so" "refusing config: not a regular file" "$T/err"
 run_as qemu "$T/absent.conf" "$T/panic.xml" web-01 prepare begin -
 check_eq "no config file: defaults, device present" 0 "$rc"
 

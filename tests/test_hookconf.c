@@ -173,6 +173,24 @@ test_unsafe_file(void **state)
 }
 
 static void
+test_not_regular(void **state)
+{
+    AUTOFREE char *dir = testutil_mkdtemp();
+    AUTOFREE char *fifo = xasprintf("%s/hook.conf", dir);
+    AUTOPTR(hook_conf) a = NULL;
+    AUTOPTR(hook_conf) b = NULL;
+
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    testutil_log_capture_begin();
+    /* Would block in open() if it were opened. */
+    assert_int_equal(hookconf_load(fifo, &a), -EPERM);
+    assert_int_equal(hookconf_load(dir, &b), -EPERM);
+    assert_non_null(strstr(testutil_log_captured(), "not a regular file"));
+    testutil_log_capture_end();
+    testutil_rmtree(dir);
+}
+
+static void
 test_env_path(void **state)
 {
     setenv(HOOKCONF_ENV, "/tmp/x/hook.conf", 1);
@@ -238,7 +256,7 @@ test_uuid_normalize(void **state)
 int
 main(void)
 {
-    struct CMUnitTest tests[2 * ARRAY_SIZE(cases) + 6];
+    struct CMUnitTest tests[2 * ARRAY_SIZE(cases) + 7];
     size_t n = 0;
 
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -249,6 +267,7 @@ main(void)
     }
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults_and_missing);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unsafe_file);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_not_regular);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_env_path);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_selection);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_uuid_normalize);
