@@ -17,6 +17,7 @@ E2E_ALL_SCENARIOS="
  hook_enroll_names
  hook_enroll_transient
  hook_refuse
+ hook_metadata_policy
  hook_save_restore
  hook_managedsave
  hook_enable_all
@@ -873,5 +874,24 @@ scenario_hook_daemon_restart() {
         fail "'$name' is '$(domstate "$name")' after the daemon restart (reconnect hook?)"
     [ "$(cat "/run/libvirt/qemu/$name.pid")" = "$pid" ] || fail "QEMU of '$name' was restarted"
     pid_alive "$pid" || fail "QEMU of '$name' is gone"
+    remove_domain "$name"
+}
+
+# Per-domain policy in <metadata> (urn:pvpanic-tools:hook:1): under a global
+# refuse, a domain that opts out starts; with metadata = no in hook.conf the
+# opt-out is ignored and the start is refused.
+scenario_hook_metadata_policy() {
+    local name=${E2E_NAME_PREFIX}optout conf
+    need_hook_install
+    install_hook refuse
+    DOM_PANIC=none define_domain "$name" idle
+    v metadata --domain "$name" --uri urn:pvpanic-tools:hook:1 --key pvpanic \
+        --set '<hook on_missing="ignore"/>' --config >/dev/null || fail "virsh metadata failed"
+    start_domain "$name"
+    [ "$(domstate "$name")" = "running (booted)" ] || fail "opted-out '$name' did not start"
+    destroy_domain "$name"
+    conf=$(hook_conf_path)
+    echo 'metadata = no' >>"$conf"
+    ! v start -- "$name" >/dev/null 2>&1 || fail "metadata = no: the opt-out still let '$name' start"
     remove_domain "$name"
 }
