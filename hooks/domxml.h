@@ -118,7 +118,8 @@ struct domxml_patch_report {
  * asked. Creates <devices> when missing. Returns 1 if the text changed,
  * 0 if it was already as asked, -ENOTSUP (AUTO found no model for this
  * arch; nothing changed), -EINVAL (options do not fit this domain) or
- * -EPROTO (internal: the edit did not verify). *@why is set for errors.
+ * -EPROTO (internal: the edit did not verify; the document may then hold
+ * the <on_crash> edit only - do not output it). *@why is set for errors.
  * @report (may be NULL) says what was done.
  */
 int domxml_patch(struct domxml *d, const struct domxml_patch_opts *opts,

@@ -22,7 +22,7 @@ HOOK_TEST_LIBS = hooks/libhook.a $(TEST_LIBS) $(LIBXML2_LIBS)
 
 check_PROGRAMS += tests/test_domxml
 TESTS += tests/test_domxml
-tests_test_domxml_SOURCES = tests/test_domxml.c
+tests_test_domxml_SOURCES = tests/test_domxml.c hooks/fuzz_domxml.c
 tests_test_domxml_CFLAGS = $(TEST_CFLAGS) $(LIBXML2_CFLAGS)
 tests_test_domxml_LDADD = $(HOOK_TEST_LIBS)
 
@@ -81,3 +81,31 @@ uninstall-libvirt-hook:
 	@$(HOOK_INSTALL_ENV) $(SHELL) $(srcdir)/hooks/install-hook.sh uninstall
 UNINSTALL_HOOKS += uninstall-libvirt-hook
 .PHONY: $(hook_install_target) uninstall-libvirt-hook
+
+# libFuzzer target for domxml (./configure --enable-fuzzing CC=clang), run
+# with "make fuzz-domxml FUZZ_SECONDS=N" from seeds made of the golden
+# inputs. The same harness runs in make check through tests/test_domxml.
+if ENABLE_FUZZING
+HOOK_FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
+noinst_PROGRAMS += hooks/fuzz_domxml
+hooks_fuzz_domxml_SOURCES = \
+	hooks/fuzz_domxml.c hooks/domxml.c \
+	common/strbuf.c common/xalloc.c common/log.c \
+	$(NULL)
+hooks_fuzz_domxml_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS) $(HOOK_FUZZ_FLAGS)
+hooks_fuzz_domxml_LDFLAGS = $(HOOK_FUZZ_FLAGS)
+hooks_fuzz_domxml_LDADD = $(LIBXML2_LIBS)
+endif
+fuzz-domxml:
+	@test -x hooks/fuzz_domxml || { \
+		echo "fuzz-domxml: configure with --enable-fuzzing CC=clang first" >&2; exit 1; }
+	@$(MKDIR_P) fuzz-corpus/domxml fuzz-artifacts
+	@for f in $(srcdir)/tests/data/domxml/*.in.xml; do \
+		b=$${f##*/}; \
+		{ printf '\000'; cat "$$f"; } > fuzz-corpus/domxml/auto-$$b; \
+		{ printf '\031'; cat "$$f"; } > fuzz-corpus/domxml/opts-$$b; \
+	done
+	./hooks/fuzz_domxml -max_total_time=$${FUZZ_SECONDS:-60} -max_len=65536 -timeout=10 \
+		-artifact_prefix=fuzz-artifacts/ fuzz-corpus/domxml
+.PHONY: fuzz-domxml
+EXTRA_DIST += hooks/fuzz_domxml.c

@@ -626,10 +626,40 @@ test_truncations_and_flips(void **state)
     assert_true(parsed > 0);
 }
 
+/*
+ * The fuzz harness (hooks/fuzz_domxml.c) over every golden input with every
+ * option byte, whole and cut short: it aborts when the patcher breaks its
+ * contract (idempotence, verified output, untouched text on failure).
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+test_fuzz_harness_on_golden_inputs(void **state)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(golden_cases); i++) {
+        AUTOFREE char *rel = xasprintf("domxml/%s.in.xml", golden_cases[i]);
+        AUTOFREE char *path = testutil_datapath(rel);
+        AUTOFREE uint8_t *buf = NULL;
+        AUTOFREE char *text = NULL;
+        size_t len = 0;
+
+        if (access(path, F_OK) != 0)
+            continue;   /* a case that reuses another's input */
+        text = testutil_read_file(path, &len);
+        buf = xmalloc(len + 1);
+        memcpy(buf + 1, text, len);
+        for (unsigned int opt = 0; opt < 32; opt++) {
+            buf[0] = (uint8_t)opt;
+            assert_int_equal(LLVMFuzzerTestOneInput(buf, len + 1), 0);
+            assert_int_equal(LLVMFuzzerTestOneInput(buf, 1 + len / 2), 0);
+        }
+    }
+}
+
 int
 main(void)
 {
-    struct CMUnitTest tests[ARRAY_SIZE(golden_cases) + 17];
+    struct CMUnitTest tests[ARRAY_SIZE(golden_cases) + 18];
     size_t n = 0;
 
     for (size_t i = 0; i < ARRAY_SIZE(golden_cases); i++) {
@@ -655,5 +685,6 @@ main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_patch_bad_options);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_patch_odd_devices);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_truncations_and_flips);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fuzz_harness_on_golden_inputs);
     return _cmocka_run_group_tests("domxml", tests, n, NULL, NULL);
 }
