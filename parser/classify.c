@@ -62,10 +62,24 @@ is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+/* [A-Za-z0-9_]: a table, because it runs over every function name of a debug log */
+static const unsigned char ident_chars[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['_'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 static inline bool
 is_ident(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+    return ident_chars[(unsigned char)c] != 0;
 }
 
 static bool
@@ -85,10 +99,15 @@ span_is(const char *p, size_t len, const char *lit, size_t lit_len)
 void
 logline_parse(const char *text, size_t len, struct logline *out)
 {
+    logline_parse_ts(text, len, logrec_timestamp_kind(text, len), out);
+}
+
+void
+logline_parse_ts(const char *text, size_t len, enum logrec_ts ts, struct logline *out)
+{
     const char *end = text + len;
     const char *p;
     const char *q;
-    enum logrec_ts ts = logrec_timestamp_kind(text, len);
 
     out->shape = LOGLINE_NONE;
     out->ts = NULL;
@@ -132,19 +151,32 @@ logline_parse(const char *text, size_t len, struct logline *out)
         for (const char *d = p; d < q; d++)
             tid = tid * 10 + (uint64_t)(*d - '0');
         p = q + 2;
-        if (HAS_PREFIX(p, (size_t)(end - p), "debug : ")) {
+        switch (p < end ? *p : 0) {
+        case 'd':
+            if (!HAS_PREFIX(p, (size_t)(end - p), "debug : "))
+                return;
             out->level = LOGLINE_LEVEL_DEBUG;
             p += 8;
-        } else if (HAS_PREFIX(p, (size_t)(end - p), "info : ")) {
+            break;
+        case 'i':
+            if (!HAS_PREFIX(p, (size_t)(end - p), "info : "))
+                return;
             out->level = LOGLINE_LEVEL_INFO;
             p += 7;
-        } else if (HAS_PREFIX(p, (size_t)(end - p), "warning : ")) {
+            break;
+        case 'w':
+            if (!HAS_PREFIX(p, (size_t)(end - p), "warning : "))
+                return;
             out->level = LOGLINE_LEVEL_WARNING;
             p += 10;
-        } else if (HAS_PREFIX(p, (size_t)(end - p), "error : ")) {
+            break;
+        case 'e':
+            if (!HAS_PREFIX(p, (size_t)(end - p), "error : "))
+                return;
             out->level = LOGLINE_LEVEL_ERROR;
             p += 8;
-        } else {
+            break;
+        default:
             return;
         }
         out->tid = tid;
@@ -360,11 +392,23 @@ static const char *const builtin_patterns[] = {
 _Static_assert(ARRAY_SIZE(builtin_patterns) == RE_LAST, "builtin patterns");
 
 struct classify {
-    struct regex re[RE_LAST];
+    struct regex re[RE_LAST];       /* code shared (see below), match data own */
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack;
     uint64_t regex_errors;
 };
+
+/*
+ * The compiled built-in patterns are immutable, so every classifier of the
+ * process shares one copy, compiled (and JIT-compiled) when the first
+ * classifier is created and freed with the last. Creating a detector is
+ * then cheap (the tests and the fuzzer create thousands). Not thread-safe:
+ * pvpanic-watch is single-threaded.
+ */
+static struct {
+    pcre2_code *code[RE_LAST];
+    unsigned int users;
+} shared_patterns;
 
 static pcre2_match_context *
 new_match_context(pcre2_jit_stack **out_stack)
@@ -415,17 +459,49 @@ regex_free(struct regex *re)
     re->code = NULL;
 }
 
+static void
+shared_patterns_release(void)
+{
+    if (shared_patterns.users == 0 || --shared_patterns.users > 0)
+        return;
+    for (int i = 0; i < RE_LAST; i++) {
+        pcre2_code_free(shared_patterns.code[i]);
+        shared_patterns.code[i] = NULL;
+    }
+}
+
+static int
+shared_patterns_get(void)
+{
+    if (shared_patterns.users++ > 0)
+        return 0;
+    for (int i = 0; i < RE_LAST; i++) {
+        struct regex re;
+
+        if (regex_compile(&re, builtin_patterns[i], PCRE2_DOLLAR_ENDONLY, NULL) < 0) {
+            shared_patterns_release();
+            return -EINVAL;
+        }
+        pcre2_match_data_free(re.md);
+        shared_patterns.code[i] = re.code;
+    }
+    return 0;
+}
+
 struct classify *
 classify_new(void)
 {
-    struct classify *cls = xcalloc(1, sizeof(*cls));
+    struct classify *cls;
 
+    if (shared_patterns_get() < 0)
+        return NULL;
+    cls = xcalloc(1, sizeof(*cls));
     cls->mctx = new_match_context(&cls->jit_stack);
     for (int i = 0; i < RE_LAST; i++) {
-        if (regex_compile(&cls->re[i], builtin_patterns[i], PCRE2_DOLLAR_ENDONLY, NULL) < 0) {
-            classify_free(cls);
-            return NULL;
-        }
+        cls->re[i].code = shared_patterns.code[i];
+        cls->re[i].md = pcre2_match_data_create_from_pattern(cls->re[i].code, NULL);
+        if (!cls->re[i].md)
+            abort();
     }
     return cls;
 }
@@ -435,11 +511,14 @@ classify_free(struct classify *cls)
 {
     if (!cls)
         return;
-    for (int i = 0; i < RE_LAST; i++)
-        regex_free(&cls->re[i]);
+    for (int i = 0; i < RE_LAST; i++) {
+        pcre2_match_data_free(cls->re[i].md);
+        cls->re[i].code = NULL;     /* shared */
+    }
     pcre2_match_context_free(cls->mctx);
     pcre2_jit_stack_free(cls->jit_stack);
     free(cls);
+    shared_patterns_release();
 }
 
 uint64_t
@@ -619,7 +698,10 @@ classify_daemon(struct classify *cls, const struct logline *ll, struct pvclass *
             if (match(cls, RE_EVENT_HANDLER, m, n)) {
                 out->vm = group_ptr(cls, RE_EVENT_HANDLER, m, 1);
                 group(cls, RE_EVENT_HANDLER, m, 2, &p, &pl);
-                out->event_num = p ? strtol(p, NULL, 10) : -1;
+                out->event_num = p ? 0 : -1;
+                /* a view, not a C string: \d{1,9} per the pattern */
+                for (size_t i = 0; p && i < pl; i++)
+                    out->event_num = out->event_num * 10 + (p[i] - '0');
                 out->form = PVF_EVENT_HANDLER;
             }
         } else if (CONTAINS(m, n, " name=") && match(cls, RE_VM_NAME_INIT_KILL, m, n)) {

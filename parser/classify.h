@@ -59,6 +59,8 @@ struct logline {
 
 /* Split one line (no '\n'); never fails, unknown text gives LOGLINE_NONE/DOMAIN. */
 void logline_parse(const char *text, size_t len, struct logline *out);
+/* The same when the caller already knows the timestamp kind (struct logrec.ts). */
+void logline_parse_ts(const char *text, size_t len, enum logrec_ts ts, struct logline *out);
 
 /*
  * Milliseconds since the epoch (UTC) of a timestamp as written at the start

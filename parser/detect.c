@@ -503,15 +503,22 @@ emit_group(struct detect *det, struct group *g)
     pv_event_clear(&ev);
 }
 
-/* Emit now if the group can be named, else hold it (once) for hold_ms. */
+/*
+ * Emit now if the group can be named (or, with hold_ms 0, if it has a
+ * pointer at all), else hold it (once) for hold_ms. A group without any
+ * pointer (a lone "Line [...]") is only ever released by its deadline, so
+ * the outcome depends on the records and the clock, not on how often this
+ * is called.
+ */
 static void
 try_emit(struct detect *det, struct group *g)
 {
     struct resolve_result res;
+    bool pointer = g->mon || g->vm || g->hint;
 
     if (g->emitted)
         return;
-    if (det->cfg.hold_ms == 0 || group_name(det, g, &res) || res.conflict) {
+    if (group_name(det, g, &res) || res.conflict || (det->cfg.hold_ms == 0 && pointer)) {
         emit_group(det, g);
         return;
     }
@@ -1185,7 +1192,7 @@ on_head(struct source *s, const struct logrec *rec)
     s->st.records++;
     if (rec->truncated)
         s->st.truncated_records++;
-    logline_parse(rec->text, rec->len, &ll);
+    logline_parse_ts(rec->text, rec->len, rec->ts, &ll);
     switch (ll.shape) {
     case LOGLINE_DAEMON:
     case LOGLINE_DAEMON_HEADER:
