@@ -2,6 +2,7 @@
  * pvpanic-watch: find guest crashes in libvirt's logs.
  *
  *   pvpanic-watch audit [OPTIONS] [FILE...]    one-shot scan (audit.c)
+ *   pvpanic-watch follow [OPTIONS] [FILE...]   the daemon (follow.c)
  *
  * Each command is one row of the table below and parses its own options.
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "follow.h"
 #include "cleanup.h"
 #include "log.h"
 #include "xalloc.h"
@@ -23,6 +25,7 @@ struct command {
 
 static const struct command commands[] = {
     { "audit", audit_main, "scan libvirt logs once and report guest crash events" },
+    { "follow", follow_main, "follow libvirt logs and alert when a guest crashes (the daemon)" },
 };
 
 static void

@@ -478,6 +478,18 @@ sink_json_recent_ids(const char *path, size_t max_bytes,
     return 0;
 }
 
+void
+sinkset_recent_ids(const struct sinkset *ss, size_t max_bytes,
+                   void (*fn)(const char *id, void *opaque), void *opaque)
+{
+    for (size_t i = 0; i < ss->nsinks; i++) {
+        const struct sink *s = ss->sinks[i];
+
+        if (s->kind == SINK_JSON && strcmp(s->path, "-") != 0)
+            sink_json_recent_ids(s->path, max_bytes, fn, opaque);
+    }
+}
+
 /* ---- syslog ------------------------------------------------------------ */
 
 static void

@@ -101,5 +101,8 @@ void sinkset_get_stats(const struct sinkset *ss, struct sink_stats *out);
  */
 int sink_json_recent_ids(const char *path, size_t max_bytes,
                          void (*fn)(const char *id, void *opaque), void *opaque);
+/* sink_json_recent_ids() over every json sink that writes to a file. */
+void sinkset_recent_ids(const struct sinkset *ss, size_t max_bytes,
+                        void (*fn)(const char *id, void *opaque), void *opaque);
 
 #endif /* PVPANIC_SINK_H */
