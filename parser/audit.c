@@ -1115,10 +1115,13 @@ audit_main(int argc, char **argv)
 
         rc = src < 0 ? -1 : audit_read(det, src, &in.v[i], buf);
         if (rc == -ESTALE) {
-            /* the detector may be half-way through a record: report nothing */
-            failed = true;
-            det = NULL;     /* not freed: it may be inconsistent; the process exits */
-            goto out;
+            /*
+             * The fault may have interrupted the detector in the middle of
+             * a record (an allocation half copied): nothing is safe to use
+             * or free any more. Nothing was printed yet; leave now.
+             */
+            fflush(stderr);
+            _exit(AUDIT_EXIT_ERROR);
         }
         if (rc < 0)
             failed = true;

@@ -124,9 +124,12 @@ expect_rc 1 "shipped watch.conf.sample (rules uncommented) is valid"
 expect_no_err "shipped sample: no diagnostics"
 
 # a file truncated while audit maps it (logrotate copytruncate): never a
-# crash; either audit finished first or it says so and reports nothing
+# crash; either audit finished first or it says so and reports nothing.
+# Not under valgrind: its leak check would count the allocation the fault
+# interrupted (audit exits at once after that fault, on purpose).
 for ((i = 0; i < 5; i++)); do cat "$TMP/plain.log"; done >"$TMP/big.log"
-for ((try = 0; try < 3; try++)); do
+[ -n "$PVPANIC_VALGRIND" ] && tries=0 || tries=3
+for ((try = 0; try < tries; try++)); do
     cp "$TMP/big.log" "$TMP/shrinking.log"
     rc=0
     $PVPANIC_VALGRIND "$W" audit "$TMP/shrinking.log" >"$TMP/out" 2>"$TMP/err" &

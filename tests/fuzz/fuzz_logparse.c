@@ -32,6 +32,13 @@ static struct classify_rules *rules;
 static struct classify *keep_patterns;
 
 static void
+release_globals(void)
+{
+    classify_free(keep_patterns);
+    classify_rules_free(rules);
+}
+
+static void
 collect(const struct pv_event *ev, void *opaque)
 {
     struct strbuf *out = opaque;
@@ -120,6 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         log_init("fuzz_logparse", LOG_DEST_NONE, 0);
         /* keeps the compiled built-in patterns alive between inputs (speed) */
         keep_patterns = classify_new();
+        atexit(release_globals);
         rules = classify_rules_new();
         if (classify_rules_add(rules, "fuzz", "(?<domain>[a-z]+) crashed (?<mon>0x[0-9a-f]+)",
                                PV_EVENT_CUSTOM, "warning", &err) != 0)
