@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "strbuf.h"
 
 /* One event as the sinks see it. All strings borrowed for the call only. */
 struct alert {
@@ -81,6 +82,38 @@ void sinkset_tick(struct sinkset *ss, uint64_t now_ms);
 int64_t sinkset_next_tick_ms(const struct sinkset *ss, uint64_t now_ms);
 /* At exit: emit pending summaries, wait (bounded) for exec children, sync. */
 void sinkset_shutdown(struct sinkset *ss, uint64_t now_ms);
+
+/*
+ * journald. A syslog sink sends each alert straight to journald's native
+ * socket when it exists (no libsystemd), with the event as fields:
+ * MESSAGE, PRIORITY, SYSLOG_IDENTIFIER=pvpanic-watch, SYSLOG_FACILITY,
+ * SYSLOG_PID, MESSAGE_ID (one fixed id per event type, below),
+ * PVPANIC_EVENT, PVPANIC_DOMAIN, PVPANIC_TIME, PVPANIC_ACTION,
+ * PVPANIC_MONITOR, PVPANIC_DETAILS, PVPANIC_ID, PVPANIC_COUNT (fields
+ * whose value is unknown are left out). Otherwise, or when a send fails,
+ * the alert goes to syslog(3) under the same identifier.
+ */
+#define SINK_JOURNAL_SOCKET "/run/systemd/journal/socket"
+/* Tests point the sink at their own datagram socket through this variable. */
+#define SINK_JOURNAL_SOCKET_ENV "PVPANIC_JOURNAL_SOCKET"
+#define SINK_SYSLOG_IDENT "pvpanic-watch"
+/* Longest field value sent; longer ones are cut (the json sink has all). */
+#define SINK_JOURNAL_VALUE_MAX (16u * 1024)
+
+/* MESSAGE_ID of an event type ("panic", "crashloaded", "throttled", else custom). */
+const char *sink_journal_message_id(const char *event);
+/*
+ * Append one field in the native protocol: "NAME=value\n", or, when the
+ * value holds a newline, "NAME\n" + 64-bit little-endian length + value +
+ * "\n". Values may hold any byte; @len is cut to SINK_JOURNAL_VALUE_MAX.
+ */
+void sink_journal_field(struct strbuf *out, const char *name, const char *value, size_t len);
+/*
+ * The whole datagram for @a: @message is the human line, @count the number
+ * of suppressed alerts of a throttle summary (NULL otherwise). Pure.
+ */
+void sink_journal_format(struct strbuf *out, const struct alert *a, const char *message,
+                         int priority, int facility, const char *count, long pid);
 
 struct sink_stats {
     uint64_t alerts;            /* events given to sinkset_emit() */

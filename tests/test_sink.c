@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -457,6 +460,272 @@ test_prometheus_escaping_and_restore(void **state)
     testutil_rmtree(dir);
 }
 
+/* ---- journald ---------------------------------------------------------- */
+
+/*
+ * Decode a native-protocol datagram (the inverse of sink_journal_field) into
+ * "NAME=value" strings, failing the test on any framing error.
+ */
+struct jfields {
+    char *name[32];
+    char *value[32];
+    size_t vlen[32];
+    size_t n;
+};
+
+static void
+jfields_parse(const char *buf, size_t len, struct jfields *f)
+{
+    const char *p = buf;
+    const char *end = buf + len;
+
+    memset(f, 0, sizeof(*f));
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+
+        assert_non_null(nl);
+        assert_true(f->n < 32);
+        if (eq && eq < nl) {
+            f->name[f->n] = xstrndup(p, (size_t)(eq - p));
+            f->vlen[f->n] = (size_t)(nl - eq - 1);
+            f->value[f->n] = xstrndup(eq + 1, f->vlen[f->n]);
+            p = nl + 1;
+        } else {
+            uint64_t vlen = 0;
+
+            f->name[f->n] = xstrndup(p, (size_t)(nl - p));
+            p = nl + 1;
+            assert_true(end - p >= 8);
+            for (int i = 7; i >= 0; i--)
+                vlen = (vlen << 8) | (unsigned char)p[i];
+            p += 8;
+            assert_true((uint64_t)(end - p) >= vlen + 1);
+            f->value[f->n] = xmalloc(vlen + 1);
+            memcpy(f->value[f->n], p, vlen);
+            f->value[f->n][vlen] = '\0';
+            f->vlen[f->n] = vlen;
+            p += vlen;
+            assert_int_equal(*p, '\n');
+            p++;
+        }
+        /* Field names: upper case, digits, underscore, not starting with _ */
+        assert_true(f->name[f->n][0] >= 'A' && f->name[f->n][0] <= 'Z');
+        assert_int_equal(strspn(f->name[f->n], "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"),
+                         strlen(f->name[f->n]));
+        f->n++;
+    }
+}
+
+static const char *
+jfield(const struct jfields *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (strcmp(f->name[i], name) == 0)
+            return f->value[i];
+    }
+    return NULL;
+}
+
+static void
+jfields_free(struct jfields *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->name[i]);
+        free(f->value[i]);
+    }
+    f->n = 0;
+}
+
+static void
+test_journal_field_encoding(void **state)
+{
+    struct strbuf out = STRBUF_INIT;
+    static const char binary[] = "PVPANIC_DOMAIN\n\x07\0\0\0\0\0\0\0web\n\"$x\n";
+    AUTOFREE char *big = xmalloc(SINK_JOURNAL_VALUE_MAX + 100);
+
+    (void)state;
+    sink_journal_field(&out, "PVPANIC_DOMAIN", "web-01", 6);
+    assert_int_equal(out.len, strlen("PVPANIC_DOMAIN=web-01\n"));
+    assert_memory_equal(out.buf, "PVPANIC_DOMAIN=web-01\n", out.len);
+
+    /* A newline forces the length-prefixed form; '=' inside is plain data. */
+    strbuf_reset(&out);
+    sink_journal_field(&out, "PVPANIC_DOMAIN", "web\n\"$x", 7);
+    assert_int_equal(out.len, sizeof(binary) - 1);
+    assert_memory_equal(out.buf, binary, out.len);
+    strbuf_reset(&out);
+    sink_journal_field(&out, "X", "a=b", 3);
+    assert_memory_equal(out.buf, "X=a=b\n", out.len);
+
+    /* A NUL byte too; an empty value stays a field. */
+    strbuf_reset(&out);
+    sink_journal_field(&out, "X", "a\0b", 3);
+    assert_int_equal(out.len, 2 + 8 + 3 + 1);
+    assert_memory_equal(out.buf, "X\n\x03\0\0\0\0\0\0\0a\0b\n", out.len);
+    strbuf_reset(&out);
+    sink_journal_field(&out, "X", "", 0);
+    assert_memory_equal(out.buf, "X=\n", out.len);
+
+    /* Huge values are cut to the bound. */
+    memset(big, 'A', SINK_JOURNAL_VALUE_MAX + 100);
+    big[10] = '\n';
+    strbuf_reset(&out);
+    sink_journal_field(&out, "BIG", big, SINK_JOURNAL_VALUE_MAX + 100);
+    assert_int_equal(out.len, 4 + 8 + SINK_JOURNAL_VALUE_MAX + 1);
+    strbuf_release(&out);
+}
+
+static void
+test_journal_format(void **state)
+{
+    struct strbuf out = STRBUF_INIT;
+    struct strbuf json = STRBUF_INIT;
+    struct jfields f;
+    struct alert a = make_alert("web\n01 \"$(id)\"", "0123456789abcdef", &json);
+
+    (void)state;
+    a.details = "bugcheck 0x000000d1";
+    sink_journal_format(&out, &a, "guest panic: domain \"web\\n01\"", LOG_CRIT, LOG_LOCAL3, NULL, 4242);
+    jfields_parse(out.buf, out.len, &f);
+    assert_string_equal(jfield(&f, "MESSAGE"), "guest panic: domain \"web\\n01\"");
+    assert_string_equal(jfield(&f, "PRIORITY"), "2");
+    assert_string_equal(jfield(&f, "SYSLOG_FACILITY"), "19");
+    assert_string_equal(jfield(&f, "SYSLOG_IDENTIFIER"), "pvpanic-watch");
+    assert_string_equal(jfield(&f, "SYSLOG_PID"), "4242");
+    assert_string_equal(jfield(&f, "MESSAGE_ID"), sink_journal_message_id("panic"));
+    assert_string_equal(jfield(&f, "PVPANIC_EVENT"), "panic");
+    assert_string_equal(jfield(&f, "PVPANIC_DOMAIN"), "web\n01 \"$(id)\"");
+    assert_string_equal(jfield(&f, "PVPANIC_TIME"), "2026-11-25T17:27:29.975Z");
+    assert_string_equal(jfield(&f, "PVPANIC_ACTION"), "pause");
+    assert_string_equal(jfield(&f, "PVPANIC_MONITOR"), "0x7f3a24011010");
+    assert_string_equal(jfield(&f, "PVPANIC_DETAILS"), "bugcheck 0x000000d1");
+    assert_string_equal(jfield(&f, "PVPANIC_ID"), "0123456789abcdef");
+    assert_null(jfield(&f, "PVPANIC_COUNT"));
+    jfields_free(&f);
+
+    /* Unknown values are left out, not sent empty. */
+    strbuf_reset(&out);
+    a.domain = NULL;
+    a.action = NULL;
+    a.details = NULL;
+    sink_journal_format(&out, &a, "m", LOG_ERR, LOG_DAEMON, "7", 1);
+    jfields_parse(out.buf, out.len, &f);
+    assert_null(jfield(&f, "PVPANIC_DOMAIN"));
+    assert_null(jfield(&f, "PVPANIC_ACTION"));
+    assert_null(jfield(&f, "PVPANIC_DETAILS"));
+    assert_string_equal(jfield(&f, "PVPANIC_COUNT"), "7");
+    assert_string_equal(jfield(&f, "SYSLOG_FACILITY"), "3");
+    jfields_free(&f);
+
+    /* One id per event type, each a 128-bit hex id; custom events share one. */
+    assert_string_not_equal(sink_journal_message_id("panic"), sink_journal_message_id("crashloaded"));
+    assert_string_not_equal(sink_journal_message_id("panic"), sink_journal_message_id("throttled"));
+    assert_string_not_equal(sink_journal_message_id("panic"), sink_journal_message_id("my-rule"));
+    assert_string_equal(sink_journal_message_id("my-rule"), sink_journal_message_id("other-rule"));
+    assert_int_equal(strlen(sink_journal_message_id("crashloaded")), 32);
+    assert_int_equal(strspn(sink_journal_message_id("crashloaded"), "0123456789abcdef"), 32);
+    strbuf_release(&out);
+    strbuf_release(&json);
+}
+
+/* Receive one datagram within @ms, or return 0 bytes. */
+static size_t
+recv_dgram(int fd, char *buf, size_t size, int ms)
+{
+    for (int waited = 0; waited <= ms; waited += 10) {
+        ssize_t n = recv(fd, buf, size, MSG_DONTWAIT);
+
+        if (n >= 0)
+            return (size_t)n;
+        usleep(10000);
+    }
+    return 0;
+}
+
+static void
+test_journal_socket(void **state)
+{
+    AUTOFREE char *dir = testutil_mkdtemp();
+    AUTOFREE char *sock = xasprintf("%s/journal.sock", dir);
+    AUTOFREE char *conf = xstrdup("throttle_count = 1\nthrottle_window = 10m\n"
+                                  "[sink syslog]\nfacility = local3\npriority = crit\n");
+    AUTOCLOSE int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct strbuf json = STRBUF_INIT;
+    static char buf[65536];
+    struct jfields f;
+    struct sinkset *ss;
+    struct alert a;
+    size_t n;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_true(strlen(sock) < sizeof(sun.sun_path));
+    strcpy(sun.sun_path, sock);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    setenv(SINK_JOURNAL_SOCKET_ENV, sock, 1);
+    ss = sinks_from(conf);
+
+    a = make_alert("db-01\nsecond line", "1111111111111111", &json);
+    sinkset_emit(ss, &a, 1000);
+    n = recv_dgram(fd, buf, sizeof(buf), 2000);
+    assert_true(n > 0);
+    jfields_parse(buf, n, &f);
+    assert_string_equal(jfield(&f, "PVPANIC_DOMAIN"), "db-01\nsecond line");
+    assert_string_equal(jfield(&f, "PRIORITY"), "2");
+    assert_string_equal(jfield(&f, "SYSLOG_FACILITY"), "19");
+    assert_string_equal(jfield(&f, "SYSLOG_IDENTIFIER"), "pvpanic-watch");
+    assert_non_null(strstr(jfield(&f, "MESSAGE"), "guest panic: domain \"db-01\\nsecond line\""));
+    jfields_free(&f);
+
+    /* Throttled: nothing now, then one summary with the count. */
+    sinkset_emit(ss, &a, 1001);
+    sinkset_emit(ss, &a, 1002);
+    assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    sinkset_tick(ss, 1000 + 10 * 60 * 1000 + 1);
+    n = recv_dgram(fd, buf, sizeof(buf), 2000);
+    assert_true(n > 0);
+    jfields_parse(buf, n, &f);
+    assert_string_equal(jfield(&f, "PVPANIC_EVENT"), "throttled");
+    assert_string_equal(jfield(&f, "PVPANIC_COUNT"), "2");
+    assert_string_equal(jfield(&f, "MESSAGE_ID"), sink_journal_message_id("throttled"));
+    jfields_free(&f);
+
+    /* journald gone: syslog(3) takes over, and that is said once. */
+    close(fd);
+    fd = -1;
+    unlink(sock);
+    testutil_log_capture_begin();
+    a = make_alert("web-02", "2222222222222222", &json);
+    sinkset_emit(ss, &a, 2000000);
+    a = make_alert("web-03", "3333333333333333", &json);
+    sinkset_emit(ss, &a, 2000001);
+    {
+        const char *log = testutil_log_captured();
+        const char *first = strstr(log, "cannot send to journald");
+
+        assert_non_null(first);
+        assert_null(strstr(first + 1, "cannot send to journald"));
+    }
+    testutil_log_capture_end();
+    sinkset_free(ss);
+    unsetenv(SINK_JOURNAL_SOCKET_ENV);
+
+    /* No socket at the path: plain syslog(3), no journald socket opened. */
+    testutil_log_capture_begin();
+    setenv(SINK_JOURNAL_SOCKET_ENV, sock, 1);
+    ss = sinks_from(conf);
+    a = make_alert("web-04", "4444444444444444", &json);
+    sinkset_emit(ss, &a, 1000);
+    assert_null(strstr(testutil_log_captured(), "journald"));
+    testutil_log_capture_end();
+    sinkset_free(ss);
+    unsetenv(SINK_JOURNAL_SOCKET_ENV);
+    strbuf_release(&json);
+    testutil_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -469,6 +738,9 @@ main(void)
         cmocka_unit_test(test_exec_concurrency_bound),
         cmocka_unit_test(test_throttle_storm),
         cmocka_unit_test(test_prometheus_escaping_and_restore),
+        cmocka_unit_test(test_journal_field_encoding),
+        cmocka_unit_test(test_journal_format),
+        cmocka_unit_test(test_journal_socket),
     };
 
     log_init("test_sink", LOG_DEST_NONE, 0);
