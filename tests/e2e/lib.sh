@@ -50,7 +50,10 @@ now_ms() { date +%s%3N; }
 # record_time METRIC SECONDS: remembered for the summary at the end
 record_time() {
     printf '%s\t%s\n' "$1" "$2" >>"$E2E_WORK/timings"
-    log "time: $1 = ${2}s"
+    case $1 in
+    *_ms\[*|*_ms) log "time: $1 = $2 ms" ;;
+    *) log "time: $1 = ${2}s" ;;
+    esac
 }
 
 ms_to_s() { awk -v m="$1" 'BEGIN { printf "%.2f", m / 1000 }'; }

@@ -103,7 +103,7 @@ main() {
     {
         echo "==== end-to-end summary ($n_pass passed, $n_fail failed, $n_skip skipped)"
         printf '  %s\n' "${results[@]}"
-        echo "---- timings (seconds)"
+        echo "---- timings (seconds; *_ms in milliseconds)"
         awk -F '\t' '{ printf "  %-40s %s\n", $1, $2 }' "$E2E_WORK/timings"
     } >&2
     cp "$E2E_WORK/timings" "$E2E_WORK/timings.txt" 2>/dev/null

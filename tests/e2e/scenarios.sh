@@ -546,6 +546,63 @@ start_follower() {
     log "pvpanic-watch follow ($tag) pid $pid on $logfile"
 }
 
+# start_arrival_clock TAG: a tiny poller (every 2 ms) that stamps each new
+# line of TAG's json sink with the time it appeared, so that the latency
+# "log record written -> alert emitted" can be measured from outside.
+start_arrival_clock() {
+    local dir=$E2E_WORK/watch/$1
+    setsid python3 - "$dir/alerts.json" "$dir/arrivals.tsv" <<'EOP' 9>&- &
+import json, os, sys, time
+src, dst = sys.argv[1:3]
+pos, buf = 0, b""
+with open(dst, "a", buffering=1) as out:
+    while True:
+        try:
+            size = os.stat(src).st_size
+        except OSError:
+            size = 0
+        if size > pos:
+            now = time.time()
+            with open(src, "rb") as f:
+                f.seek(pos)
+                chunk = f.read(size - pos)
+            pos += len(chunk)
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                try:
+                    a = json.loads(line)
+                except ValueError:
+                    continue
+                out.write("%.4f\t%s\n" % (now, json.dumps(a, ensure_ascii=False)))
+        time.sleep(0.002)
+EOP
+    bg_register $! "arrival clock ($1)"
+}
+
+# alert_latency NAME [TAG]: for the last alert of NAME, "A B" with
+# A = ms from the log record's time to the alert appearing, B = ms from the
+# QMP event time (QEMU's clock, same host) to the alert appearing
+alert_latency() {
+    [ -f "$E2E_WORK/watch/${2:-global}/arrivals.tsv" ] || return 0
+    python3 - "$E2E_WORK/watch/${2:-global}/arrivals.tsv" "$1" <<'EOP'
+import calendar, json, sys, time
+last = None
+with open(sys.argv[1], encoding="utf-8", errors="surrogateescape") as f:
+    for line in f:
+        t, js = line.rstrip("\n").split("\t", 1)
+        a = json.loads(js)
+        if a.get("event") == "panic" and a.get("domain") == sys.argv[2]:
+            last = (float(t), a)
+if last:
+    t, a = last
+    rec = a.get("time", "")            # 2026-11-25T19:37:05.509Z
+    base, _, ms = rec.rstrip("Z").partition(".")
+    rec_epoch = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + float("0." + (ms or "0"))
+    print("%.1f %.1f" % ((t - rec_epoch) * 1000, (t - float(a.get("qmp_time") or t)) * 1000))
+EOP
+}
+
 # The global follower runs for the whole run when `follow` exists: every
 # crash_and_check then also checks its alert.
 start_global_follower() {
@@ -554,6 +611,7 @@ start_global_follower() {
         return 0
     fi
     start_follower global "$E2E_LOG"
+    start_arrival_clock global
 }
 
 follower_running() {
@@ -592,26 +650,16 @@ wait_alerts() {
     done
     t_seen=$(now_ms)
     record_time "crashed_to_alert[$name]" "$(ms_to_s $((t_seen > CRASHED_MS ? t_seen - CRASHED_MS : 0)))"
-    # and from QEMU's own event time (the QMP timestamp) to the alert seen
-    record_time "qmp_event_to_alert[$name]" "$(last_alert_qmp_time "$name" "$tag" |
-        awk -v now="$t_seen" '{ printf "%.2f", now / 1000 - $1 }')"
+    # and, stamped by the arrival clock, from the log record / the QMP event
+    local lat
+    sleep 0.05
+    lat=$(alert_latency "$name" "$tag")
+    if [ -n "$lat" ]; then
+        record_time "log_record_to_alert_ms[$name]" "${lat% *}"
+        record_time "qmp_event_to_alert_ms[$name]" "${lat#* }"
+    fi
 }
 
-last_alert_qmp_time() {
-    python3 - "$E2E_WORK/watch/${2:-global}/alerts.json" "$1" <<'EOP'
-import json, sys
-t = None
-with open(sys.argv[1], encoding="utf-8", errors="surrogateescape") as f:
-    for line in f:
-        try:
-            a = json.loads(line)
-        except ValueError:
-            continue
-        if a.get("event") == "panic" and a.get("domain") == sys.argv[2] and a.get("qmp_time"):
-            t = a["qmp_time"]
-print(t if t is not None else "")
-EOP
-}
 
 # expect_alerts NAME WANT [TAG]: wait_alerts, and still exactly WANT a
 # second later. Without a running follower there is nothing to check.
