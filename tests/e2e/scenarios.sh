@@ -28,6 +28,7 @@ E2E_ALL_SCENARIOS="
  follow_names
  follow_destroy_only
  follow_daemon_restart
+ follow_kill9_resume
  drill_ok
  drill_no_panic_device
  drill_nmi_ignored
@@ -976,4 +977,34 @@ scenario_hook_metadata_policy() {
     echo 'metadata = no' >>"$conf"
     ! v start -- "$name" >/dev/null 2>&1 || fail "metadata = no: the opt-out still let '$name' start"
     remove_domain "$name"
+}
+
+# pvpanic-watch follow killed with SIGKILL; a guest panics while it is
+# down; started again on the same state file it alerts that panic once and
+# repeats none of the earlier ones.
+scenario_follow_kill9_resume() {
+    local a=${E2E_NAME_PREFIX}k9-before b=${E2E_NAME_PREFIX}k9-while-down pid
+    need_watch follow
+    start_follower k9 "$E2E_LOG"
+    define_domain "$a" nmi
+    define_domain "$b" nmi
+    boot_until_ready "$a"
+    start_domain "$b"
+    crash_and_check "$a"
+    wait_alerts "$a" 1 k9
+    pid=$(cat "$E2E_WORK/state/follower-k9.pid")
+    kill -KILL "$pid"
+    stop_bg "$pid"
+    log "pvpanic-watch follow (k9) killed with SIGKILL"
+    wait_console "$b" '^PVE2E READY' 90 >/dev/null || fail "'$b' did not boot"
+    crash_and_check "$b"
+    start_follower k9 "$E2E_LOG"
+    CRASHED_MS=$(now_ms)
+    wait_alerts "$b" 1 k9
+    sleep 2
+    [ "$(alerts_for "$a" k9)" -eq 1 ] || fail "the restarted follower repeated the alert for '$a'"
+    [ "$(alerts_for "$b" k9)" -eq 1 ] || fail "$(alerts_for "$b" k9) alerts for '$b', expected 1"
+    stop_bg "$(cat "$E2E_WORK/state/follower-k9.pid")"
+    remove_domain "$a"
+    remove_domain "$b"
 }
