@@ -304,6 +304,20 @@ get_source(const struct detect *det, int src)
 
 /* ---- emission -------------------------------------------------------- */
 
+/*
+ * A NUL-terminated copy of @len bytes. Names are often views into a record
+ * (not NUL-terminated): never read the byte after them.
+ */
+static char *
+bytes_dup(const char *p, size_t len)
+{
+    char *s = xmalloc(len + 1);
+
+    memcpy(s, p, len);
+    s[len] = '\0';
+    return s;
+}
+
 static bool
 in_window(const struct detect *det, int64_t a, int64_t b)
 {
@@ -329,7 +343,7 @@ hist_add(struct detect *det, const struct pv_event *ev)
     h->used = true;
     h->type = ev->type;
     if (ev->domain) {
-        h->domain = xmemdup(ev->domain, ev->domain_len + 1);
+        h->domain = bytes_dup(ev->domain, ev->domain_len);
         h->domain_len = ev->domain_len;
     }
     h->time_ms = ev->time_ms;
@@ -418,7 +432,7 @@ absorb_pending(struct detect *det, struct pv_event *ev)
         /* unnamed event + the per-domain line with the very same crash data: one guest */
         if (same_detail != 1 || !match->domain)
             return;
-        ev->domain = xmemdup(match->domain, match->domain_len + 1);
+        ev->domain = bytes_dup(match->domain, match->domain_len);
         ev->domain_len = match->domain_len;
         ev->resolved_by = PV_RESOLVED_DOMAIN_LOG;
     }
@@ -476,8 +490,7 @@ emit_group(struct detect *det, struct group *g)
     memset(&ev, 0, sizeof(ev));
     ev.type = g->type;
     if (named) {
-        ev.domain = xmemdup(res.name, res.name_len + 1);
-        ev.domain[res.name_len] = '\0';
+        ev.domain = bytes_dup(res.name, res.name_len);
         ev.domain_len = res.name_len;
         ev.resolved_by = res.by;
     }
@@ -551,7 +564,7 @@ emit_pending(struct detect *det, struct pending *p)
     memset(&ev, 0, sizeof(ev));
     ev.type = PV_EVENT_PANIC;
     if (p->domain) {
-        ev.domain = xmemdup(p->domain, p->domain_len + 1);
+        ev.domain = bytes_dup(p->domain, p->domain_len);
         ev.domain_len = p->domain_len;
         ev.resolved_by = PV_RESOLVED_DOMAIN_LOG;
     }
@@ -893,8 +906,7 @@ worker_record(struct detect *det, uint64_t tid, uint64_t vm, const char *hint, s
     g->steps |= 1u << STEP_LAST;
     group_date(g, 0, ref);
     if (hint && !g->hint) {
-        g->hint = xmemdup(hint, hint_len + 1);
-        g->hint[hint_len] = '\0';
+        g->hint = bytes_dup(hint, hint_len);
         g->hint_len = hint_len;
     }
     if (!g->emitted && (g->mon || g->vm || g->hint))
@@ -967,8 +979,7 @@ domain_panic(struct detect *det, const char *domain, size_t domain_len, const ch
     memset(slot, 0, sizeof(*slot));
     slot->used = true;
     if (domain) {
-        slot->domain = xmemdup(domain, domain_len + 1);
-        slot->domain[domain_len] = '\0';
+        slot->domain = bytes_dup(domain, domain_len);
         slot->domain_len = domain_len;
     }
     slot->info = info;
@@ -1259,13 +1270,11 @@ rule_matched(const struct rule_match *m, void *opaque)
     if (m->action)
         ev.action = xstrndup(m->action, m->action_len);
     if (m->domain) {
-        ev.domain = xmemdup(m->domain, m->domain_len + 1);
-        ev.domain[m->domain_len] = '\0';
+        ev.domain = bytes_dup(m->domain, m->domain_len);
         ev.domain_len = m->domain_len;
         ev.resolved_by = PV_RESOLVED_RULE;
     } else if ((m->mon || m->vm) && resolve_lookup(det->res, m->mon, m->vm, &res)) {
-        ev.domain = xmemdup(res.name, res.name_len + 1);
-        ev.domain[res.name_len] = '\0';
+        ev.domain = bytes_dup(res.name, res.name_len);
         ev.domain_len = res.name_len;
         ev.resolved_by = res.by;
     } else if (ctx->s->kind == DETECT_SOURCE_DOMAIN && ctx->s->domain) {
