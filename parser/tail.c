@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,38 @@ static bool
 btime_less(const struct statx_timestamp *a, const struct statx_timestamp *b)
 {
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static uint64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct tailstate_btime
+btime_to_state(const struct statx_timestamp *b, bool known)
+{
+    struct tailstate_btime out = { 0 };
+
+    if (known) {
+        out.sec = b->tv_sec;
+        out.nsec = b->tv_nsec;
+        out.known = true;
+    }
+    return out;
+}
+
+static struct statx_timestamp
+btime_from_state(const struct tailstate_btime *b)
+{
+    struct statx_timestamp out = { 0 };
+
+    out.tv_sec = b->sec;
+    out.tv_nsec = b->nsec;
+    return out;
 }
 
 static bool
@@ -558,6 +591,11 @@ want_dir(struct tail *t, const char *dir)
     d->dev = sb.st_dev;
     d->ino = sb.st_ino;
     wd = inotify_add_watch(t->ifd, d->path, DIR_MASK);
+    if (wd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        /* Removed since the stat(): look again on the next pass. */
+        t->need_reconcile = true;
+        return;
+    }
     if (wd < 0) {
         if (!d->polled) {
             if (errno == ENOSPC || errno == ENOMEM)
@@ -646,7 +684,10 @@ position_at(struct tfile *f, off_t pos)
         if (n < 0)
             return (int)n;
     }
-    /* A short read means the file shrank under us: the next check restarts it. */
+    /* A short read means the file shrank under us: the next check sees
+     * size < read_pos and restarts it from 0. */
+    if ((uint32_t)n != len)
+        n = 0;
     f->last_len = (uint32_t)n;
     f->mark_len = (uint32_t)n;
     f->mark_hash = tailstate_hash(f->last, (size_t)n);
@@ -1309,6 +1350,17 @@ restore_rotated(struct tail *t, const struct tailstate_file *e)
              e->path, where, (unsigned long long)e->offset);
     t->st.rotations++;
     f = source_open(t, NULL, where, fd, &sb, (off_t)e->offset, TAIL_OPEN_RESUME);
+    if (f && e->role == TAILSTATE_ROTATED) {
+        /* The grace period runs from the rotation, not from our restart
+         * (or frequent restarts would keep rotated files open forever). */
+        uint64_t now = now_ms();
+        uint64_t wall = wall_ms();
+        uint64_t age = wall > (uint64_t)e->rotated_ms ? wall - (uint64_t)e->rotated_ms : 0;
+
+        if (age > t->opts.rotate_wait_ms)
+            age = t->opts.rotate_wait_ms;
+        f->rotated_at = now > age ? now - age : 0;
+    }
     /* Now, so its bytes come before those of files found after it. */
     if (f && source_drain(t, f) < 0)
         return NULL;
@@ -1329,6 +1381,16 @@ restore_entry(struct tail *t, const char *path)
     return NULL;
 }
 
+static const struct tailstate_anchor *
+restore_anchor(const struct tail *t, const char *path)
+{
+    for (size_t i = 0; i < t->restore->nanchors; i++) {
+        if (strcmp(t->restore->anchors[i].path, path) == 0)
+            return &t->restore->anchors[i];
+    }
+    return NULL;
+}
+
 /* First open of a name, with the saved state when there is one. */
 static void
 name_open_initial(struct tail *t, struct tname *n)
@@ -1344,6 +1406,16 @@ name_open_initial(struct tail *t, struct tname *n)
     }
     e = restore_entry(t, n->path);
     if (!e) {
+        const struct tailstate_anchor *a = restore_anchor(t, n->path);
+
+        if (a) {
+            /* Rotated away before the save and nothing followed it then:
+             * files born since were never read. */
+            n->prev_btime = btime_from_state(&a->btime);
+            n->has_prev_btime = true;
+            name_try_open(t, n, TAIL_OPEN_ROTATED);
+            return;
+        }
         /* Not followed at save time: new since then if its path/pattern was. */
         const char *pat = n->glob ? n->glob->pattern : n->path;
 
@@ -1368,7 +1440,11 @@ name_open_initial(struct tail *t, struct tname *n)
     if (fd >= 0)
         close(fd);
     old = restore_rotated(t, e);
-    if (old && old->has_btime) {
+    /* The saved birth time works even when the old file is gone. */
+    if (e->btime.known) {
+        n->prev_btime = btime_from_state(&e->btime);
+        n->has_prev_btime = true;
+    } else if (old && old->has_btime) {
         n->prev_btime = old->btime;
         n->has_prev_btime = true;
     }
@@ -1831,6 +1907,9 @@ tail_state_save(struct tail *t, const char *path, const void *blob, size_t blob_
     size_t len = 0;
     int rc;
 
+    uint64_t now = now_ms();
+    uint64_t wall = wall_ms();
+
     st->saved_at = (int64_t)time(NULL);
     for (size_t i = 0; i < t->nwatch; i++)
         tailstate_add_watch(st, t->watch_list[i]);
@@ -1840,7 +1919,14 @@ tail_state_save(struct tail *t, const char *path, const void *blob, size_t blob_
             .role = f->rotated ? TAILSTATE_ROTATED : TAILSTATE_ACTIVE,
             .dev = (uint64_t)f->dev,
             .ino = (uint64_t)f->ino,
+            .btime = btime_to_state(&f->btime, f->has_btime),
         };
+
+        if (f->rotated) {
+            uint64_t age = now > f->rotated_at ? now - f->rotated_at : 0;
+
+            e.rotated_ms = (int64_t)(wall > age ? wall - age : 1);
+        }
 
         refresh_mark(f);
         e.offset = (uint64_t)f->mark_pos;
@@ -1849,6 +1935,13 @@ tail_state_save(struct tail *t, const char *path, const void *blob, size_t blob_
         e.mark_len = f->mark_len;
         e.mark_hash = f->mark_hash;
         tailstate_add_file(st, &e);
+    }
+    for (struct tname *n = t->names; n; n = n->next) {
+        if (!n->file && n->has_prev_btime) {
+            struct tailstate_btime b = btime_to_state(&n->prev_btime, true);
+
+            tailstate_add_anchor(st, n->path, &b);
+        }
     }
     /* Borrow the caller's blob for formatting only. */
     st->blob = (char *)blob;
@@ -1871,6 +1964,42 @@ tail_state_save(struct tail *t, const char *path, const void *blob, size_t blob_
     return 0;
 }
 
+/*
+ * A save killed between creating its temp file and the rename leaves
+ * "PATH.tmp.PID.N" behind (write_file_atomic's name). Remove those of
+ * processes that no longer exist, so crashes do not pile them up.
+ */
+static void
+remove_stale_temps(const char *path)
+{
+    const char *base = path;
+    AUTOFREE char *dir = strchr(path, '/') ? dir_of(path, &base) : xstrdup(".");
+    AUTOFREE char *prefix = xasprintf("%s.tmp.", base);
+    size_t plen = strlen(prefix);
+    AUTOPTR(DIR) d = opendir(dir);
+    struct dirent *de;
+    unsigned int removed = 0;
+
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        char *end = NULL;
+        long pid;
+
+        if (strncmp(de->d_name, prefix, plen) != 0)
+            continue;
+        errno = 0;
+        pid = strtol(de->d_name + plen, &end, 10);
+        if (errno || end == de->d_name + plen || *end != '.' || pid <= 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            removed++;
+    }
+    if (removed > 0)
+        log_info("removed %u temp file(s) of interrupted state saves next to '%s'", removed, path);
+}
+
 int
 tail_state_load(struct tail *t, const char *path, char **out_blob, size_t *out_len)
 {
@@ -1886,6 +2015,7 @@ tail_state_load(struct tail *t, const char *path, char **out_blob, size_t *out_l
     *out_len = 0;
     if (t->started)
         return -EBUSY;
+    remove_stale_temps(path);
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         rc = -errno;

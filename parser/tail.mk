@@ -13,6 +13,18 @@ check_PROGRAMS += tests/tailcat
 tests_tailcat_SOURCES = tests/tailcat.c
 tests_tailcat_LDADD = parser/libtail.a common/libcommon.a
 
+# Process-level tests: tailcat killed, restarted, raced by other processes.
+TESTS += \
+	tests/tail_follow.sh \
+	tests/tail_kill9.sh \
+	tests/tail_state_kill.sh \
+	$(NULL)
+EXTRA_DIST += \
+	tests/tail_lib.sh \
+	tests/tail_follow.sh \
+	tests/tail_kill9.sh \
+	tests/tail_state_kill.sh \
+	$(NULL)
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_tailstate tests/test_tail

@@ -46,6 +46,9 @@ tailstate_free(struct tailstate *st)
     for (size_t i = 0; i < st->nfiles; i++)
         free(st->files[i].path);
     free(st->files);
+    for (size_t i = 0; i < st->nanchors; i++)
+        free(st->anchors[i].path);
+    free(st->anchors);
     free(st->blob);
     free(st);
 }
@@ -66,6 +69,17 @@ tailstate_add_file(struct tailstate *st, const struct tailstate_file *f)
     copy = &st->files[st->nfiles++];
     *copy = *f;
     copy->path = xstrdup(f->path);
+}
+
+void
+tailstate_add_anchor(struct tailstate *st, const char *path, const struct tailstate_btime *btime)
+{
+    struct tailstate_anchor *a;
+
+    st->anchors = xreallocarray(st->anchors, st->nanchors + 1, sizeof(*st->anchors));
+    a = &st->anchors[st->nanchors++];
+    a->path = xstrdup(path);
+    a->btime = *btime;
 }
 
 bool
@@ -95,6 +109,15 @@ add_escaped(struct strbuf *sb, const char *s)
     }
 }
 
+static void
+add_btime(struct strbuf *sb, const struct tailstate_btime *b)
+{
+    if (b->known)
+        strbuf_addf(sb, "%lld.%09u", (long long)b->sec, b->nsec);
+    else
+        strbuf_addch(sb, '-');
+}
+
 char *
 tailstate_format(const struct tailstate *st, size_t *out_len)
 {
@@ -118,7 +141,16 @@ tailstate_format(const struct tailstate *st, size_t *out_len)
                     (unsigned long long)f->offset,
                     f->head_len, (unsigned long long)f->head_hash,
                     f->mark_len, (unsigned long long)f->mark_hash);
+        add_btime(&sb, &f->btime);
+        strbuf_addf(&sb, " %lld ", (long long)f->rotated_ms);
         add_escaped(&sb, f->path);
+        strbuf_addch(&sb, '\n');
+    }
+    for (size_t i = 0; i < st->nanchors; i++) {
+        strbuf_addstr(&sb, "anchor ");
+        add_btime(&sb, &st->anchors[i].btime);
+        strbuf_addch(&sb, ' ');
+        add_escaped(&sb, st->anchors[i].path);
         strbuf_addch(&sb, '\n');
     }
     strbuf_addf(&sb, "blob %zu\n", st->blob_len);
@@ -216,6 +248,31 @@ parse_fingerprint(const char *s, size_t n, uint32_t max, uint32_t *len, uint64_t
     return true;
 }
 
+/* "-" or "SEC.NSEC" (1 to 9 fraction digits, as written: exactly 9). */
+static bool
+parse_btime(const char *s, size_t n, struct tailstate_btime *out)
+{
+    const char *dot = memchr(s, '.', n);
+    uint64_t sec;
+    uint64_t nsec;
+
+    if (n == 1 && s[0] == '-') {
+        memset(out, 0, sizeof(*out));
+        return true;
+    }
+    if (!dot || !parse_u64(s, (size_t)(dot - s), &sec) || sec > (uint64_t)INT64_MAX)
+        return false;
+    n -= (size_t)(dot + 1 - s);
+    if (n == 0 || n > 9 || !parse_u64(dot + 1, n, &nsec))
+        return false;
+    for (; n < 9; n++)
+        nsec *= 10;
+    out->sec = (int64_t)sec;
+    out->nsec = (uint32_t)nsec;
+    out->known = true;
+    return true;
+}
+
 /* Undo add_escaped(); refuses NUL, bad escapes and raw blanks. */
 static char *
 unescape(const char *s, size_t n)
@@ -287,8 +344,10 @@ parse_file_line(struct tailstate *st, const char **tok, const size_t *toklen,
     struct tailstate_file f = { 0 };
     AUTOFREE char *path = NULL;
 
-    if (ntok != 8)
-        return parse_error(errmsg, -EINVAL, "line %u: 'file' needs 7 fields", line);
+    uint64_t rotated;
+
+    if (ntok != 10)
+        return parse_error(errmsg, -EINVAL, "line %u: 'file' needs 9 fields", line);
     if (token_is(tok[1], toklen[1], "active"))
         f.role = TAILSTATE_ACTIVE;
     else if (token_is(tok[1], toklen[1], "rotated"))
@@ -303,7 +362,13 @@ parse_file_line(struct tailstate *st, const char **tok, const size_t *toklen,
         return parse_error(errmsg, -EINVAL, "line %u: bad fingerprint", line);
     if (f.mark_len > f.offset)
         return parse_error(errmsg, -EINVAL, "line %u: marker longer than offset", line);
-    path = unescape(tok[7], toklen[7]);
+    if (!parse_btime(tok[7], toklen[7], &f.btime))
+        return parse_error(errmsg, -EINVAL, "line %u: bad birth time", line);
+    if (!parse_u64(tok[8], toklen[8], &rotated) || rotated > (uint64_t)INT64_MAX ||
+        (rotated == 0) != (f.role == TAILSTATE_ACTIVE))
+        return parse_error(errmsg, -EINVAL, "line %u: bad rotation time", line);
+    f.rotated_ms = (int64_t)rotated;
+    path = unescape(tok[9], toklen[9]);
     if (!path)
         return parse_error(errmsg, -EINVAL, "line %u: bad path", line);
     if (st->nfiles >= TAILSTATE_MAX_FILES)
@@ -348,8 +413,8 @@ tailstate_parse(const char *text, size_t len, struct tailstate **out, char **err
     p = text;
     while (p < body_end && rc == 0) {
         const char *nl = memchr(p, '\n', (size_t)(body_end - p));
-        const char *tok[9];
-        size_t toklen[9];
+        const char *tok[11];
+        size_t toklen[11];
         size_t n;
         size_t ntok;
 
@@ -363,8 +428,8 @@ tailstate_parse(const char *text, size_t len, struct tailstate **out, char **err
             p = nl + 1;
             continue;
         }
-        ntok = split_tokens(p, n, tok, toklen, 8);
-        if (ntok == 0 || ntok > 8) {
+        ntok = split_tokens(p, n, tok, toklen, 10);
+        if (ntok == 0 || ntok > 10) {
             rc = parse_error(errmsg, -EINVAL, "line %u: malformed", line);
             break;
         }
@@ -404,6 +469,16 @@ tailstate_parse(const char *text, size_t len, struct tailstate **out, char **err
             st->watch[st->nwatch++] = pat;
         } else if (token_is(tok[0], toklen[0], "file")) {
             rc = parse_file_line(st, tok, toklen, ntok, line, errmsg);
+        } else if (token_is(tok[0], toklen[0], "anchor")) {
+            struct tailstate_btime bt;
+            AUTOFREE char *path = ntok == 3 ? unescape(tok[2], toklen[2]) : NULL;
+
+            if (!path || !parse_btime(tok[1], toklen[1], &bt) || !bt.known ||
+                st->nanchors >= TAILSTATE_MAX_ANCHORS) {
+                rc = parse_error(errmsg, -EINVAL, "line %u: bad 'anchor' line", line);
+                break;
+            }
+            tailstate_add_anchor(st, path, &bt);
         } else if (token_is(tok[0], toklen[0], "blob")) {
             uint64_t blen;
             const char *data = nl + 1;

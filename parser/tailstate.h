@@ -9,18 +9,23 @@
  *   saved 1727713849
  *   watch /var/log/libvirt/libvirtd.log
  *   watch /var/log/libvirt/qemu/[a-z]*.log
- *   file active 2049 131081 52311 64:9ae16a3b2f90404f 32:0c1b7dbe2f5e0a11 /var/log/libvirt/libvirtd.log
- *   file rotated 2049 131077 9001 64:... 32:... /var/log/libvirt/libvirtd.log
+ *   file active 2049 131081 52311 64:9ae16a3b2f90404f 32:0c1b7dbe2f5e0a11 1727713000.123456789 0 /var/log/libvirt/libvirtd.log
+ *   file rotated 2049 131077 9001 64:... 32:... 1727700000.5 1727713840250 /var/log/libvirt/libvirtd.log.1
+ *   anchor 1727713000.123456789 /var/log/libvirt/qemu/vm1.log
  *   blob 11
  *   <11 raw bytes>
  *   checksum 5f0c9a31be2d41c7
  *
  * "file" fields: role, st_dev, st_ino, committed offset, head fingerprint
- * (FNV-1a 64 of the first LEN bytes of the file) and offset marker (FNV-1a 64
- * of the LEN bytes just before the committed offset), then the path the file
- * was followed under. Paths and patterns are percent-escaped (bytes <= 0x20,
- * '%', 0x7f and above become %XX). The checksum is FNV-1a 64 over every byte
- * before the "checksum" line, so a torn or edited file is recognised.
+ * (FNV-1a 64 of the first LEN bytes of the file), offset marker (FNV-1a 64
+ * of the LEN bytes just before the committed offset), birth time (statx
+ * btime, "-" if unknown), when it was rotated away (Unix ms, 0 if active),
+ * then its path. An "anchor" says: the file last followed at PATH was born
+ * at BTIME and was rotated away, and no file has been followed there since
+ * (files born after it were never read). Paths and patterns are
+ * percent-escaped (bytes <= 0x20, '%', 0x7f and above become %XX). The
+ * checksum is FNV-1a 64 over every byte before the "checksum" line, so a
+ * torn or edited file is recognised.
  *
  * Compatibility: another "version" is refused; unknown keywords inside
  * version 1 are skipped, so version-1 readers accept additive extensions.
@@ -38,9 +43,16 @@
 #define TAILSTATE_MAX_BLOB  (32u << 20)
 #define TAILSTATE_MAX_FILES 65536u
 #define TAILSTATE_MAX_WATCH 4096u
+#define TAILSTATE_MAX_ANCHORS 65536u
 /* Fingerprint sizes the follower uses (the parser accepts 0..these). */
 #define TAILSTATE_HEAD_MAX 64u
 #define TAILSTATE_MARK_MAX 32u
+
+struct tailstate_btime {
+    int64_t sec;
+    uint32_t nsec;           /* < 1e9 */
+    bool known;
+};
 
 enum tailstate_role {
     TAILSTATE_ACTIVE,   /* the file currently at its path */
@@ -57,6 +69,13 @@ struct tailstate_file {
     uint64_t head_hash;
     uint32_t mark_len;
     uint64_t mark_hash;
+    struct tailstate_btime btime;
+    int64_t rotated_ms;      /* Unix ms when rotated away; 0 when active */
+};
+
+struct tailstate_anchor {
+    char *path;              /* owned */
+    struct tailstate_btime btime;
 };
 
 struct tailstate {
@@ -65,6 +84,8 @@ struct tailstate {
     size_t nwatch;
     struct tailstate_file *files;
     size_t nfiles;
+    struct tailstate_anchor *anchors;
+    size_t nanchors;
     char *blob;              /* the caller's opaque bytes (owned, may be NULL) */
     size_t blob_len;
 };
@@ -79,6 +100,8 @@ void tailstate_free(struct tailstate *st);
 /* Append a copy of @pattern / of @f (its path is copied too). */
 void tailstate_add_watch(struct tailstate *st, const char *pattern);
 void tailstate_add_file(struct tailstate *st, const struct tailstate_file *f);
+void tailstate_add_anchor(struct tailstate *st, const char *path,
+                          const struct tailstate_btime *btime);
 
 /*
  * Serialize @st. Returns a new buffer (caller frees) of *@out_len bytes.

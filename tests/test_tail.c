@@ -1193,6 +1193,102 @@ test_rotated_while_down(void **state)
     assert_int_equal(fx->r.nlines, 3);
 }
 
+/* Rotated away, nothing at the name yet, then stopped: the anchor in the
+ * state finds a file that was born and rotated away while we were down. */
+static void
+test_anchor_across_restart(void **state)
+{
+    struct tailstate *st;
+
+    (void)state;
+    put("log", "1\n");
+    fx->opts.start_at_head = true;
+    start();
+    follow("log");
+    wait_line("1");
+    mv("log", "log.1");
+    settle(50);
+    restart();
+    st = read_state();
+    assert_int_equal(st->nanchors, 1);
+    assert_true(st->anchors[0].btime.known);
+    tailstate_free(st);
+    put("log", "2\n");
+    mv("log", "log.2");
+    put("log", "3\n");
+    assert_int_equal(load_state(), 0);
+    follow("log");
+    wait_line("2");
+    wait_line("3");
+    assert_order("2", "3");
+    settle(30);
+    assert_int_equal(fx->r.nlines, 2);
+}
+
+/* The saved file was deleted while stopped: its birth time, saved, still
+ * finds the file that came after it. */
+static void
+test_deleted_while_down(void **state)
+{
+    AUTOFREE char *log = P("log");
+
+    (void)state;
+    put("log", "1\n");
+    fx->opts.start_at_head = true;
+    start();
+    follow("log");
+    wait_line("1");
+    restart();
+    assert_int_equal(unlink(log), 0);
+    put("log", "2\n");
+    mv("log", "log.1");
+    put("log", "3\n");
+    assert_int_equal(load_state(), 0);
+    follow("log");
+    wait_line("2");
+    wait_line("3");
+    assert_order("2", "3");
+    assert_int_equal(count_in_log("is gone"), 1);
+}
+
+/* The grace period of a rotated file runs from the rotation, across restarts. */
+static void
+test_rotated_grace_across_restart(void **state)
+{
+    struct tailstate *st;
+
+    (void)state;
+    fx->opts.rotate_wait_ms = 300;
+    touch("log");
+    start();
+    follow("log");
+    settle(20);
+    put("log", "a\n");
+    wait_line("a");
+    mv("log", "log.1");
+    put("log", "b\n");
+    wait_line("b");
+    restart();
+    st = read_state();
+    assert_int_equal(st->nfiles, 2);
+    assert_true(st->files[0].rotated_ms > 0 || st->files[1].rotated_ms > 0);
+    tailstate_free(st);
+    usleep(400 * 1000);         /* the grace period ends while stopped */
+    assert_int_equal(load_state(), 0);
+    follow("log");
+    settle(30);
+    /* Reopened to read what was left, then closed at once. */
+    assert_int_equal(fx->r.nsrc, 2);
+    assert_int_equal(fx->r.src[1].reason, TAIL_OPEN_RESUME);
+    assert_non_null(strstr(fx->r.src[1].path, "/log.1"));
+    assert_true(fx->r.src[1].closed);
+    assert_false(fx->r.src[0].closed);
+    save_state();
+    st = read_state();
+    assert_int_equal(st->nfiles, 1);
+    tailstate_free(st);
+}
+
 /* (b) 19: copytruncate while stopped: only the new content. */
 static void
 test_copytruncate_while_down(void **state)
@@ -1759,6 +1855,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_restart_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_across_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotated_while_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anchor_across_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_while_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotated_grace_across_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copytruncate_while_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recreated_while_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_state_files, setup, teardown),

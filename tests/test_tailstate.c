@@ -34,19 +34,25 @@ sample_state(void)
         .dev = 2049, .ino = 131081, .offset = 5368709120ULL,   /* > 4 GiB */
         .head_len = 64, .head_hash = 0x9ae16a3b2f90404fULL,
         .mark_len = 32, .mark_hash = 0x0c1b7dbe2f5e0a11ULL,
+        .btime = { .sec = 1727713000, .nsec = 123456789, .known = true },
+        .rotated_ms = 0,
     };
     struct tailstate_file g = {
         .path = (char *)"/tmp/odd dir/x%y\n\x01\xc3\xa9.log",
         .role = TAILSTATE_ROTATED,
         .dev = UINT64_MAX, .ino = 0, .offset = 0,
         .head_len = 0, .head_hash = 0, .mark_len = 0, .mark_hash = UINT64_MAX,
+        .btime = { .known = false },
+        .rotated_ms = 1727713840250,
     };
+    struct tailstate_btime anchor = { .sec = 5, .nsec = 7, .known = true };
 
     st->saved_at = 1727713849;
     tailstate_add_watch(st, "/var/log/libvirt/libvirtd.log");
     tailstate_add_watch(st, "/var/log/libvirt/qemu/*.log");
     tailstate_add_file(st, &f);
     tailstate_add_file(st, &g);
+    tailstate_add_anchor(st, "/var/log/libvirt/qemu/vm 1.log", &anchor);
     st->blob = xmemdup(blob_bytes, sizeof(blob_bytes));
     st->blob_len = sizeof(blob_bytes);
     return st;
@@ -73,6 +79,16 @@ assert_same_state(const struct tailstate *a, const struct tailstate *b)
         assert_true(x->head_hash == y->head_hash);
         assert_int_equal(x->mark_len, y->mark_len);
         assert_true(x->mark_hash == y->mark_hash);
+        assert_int_equal(x->btime.known, y->btime.known);
+        assert_true(x->btime.sec == y->btime.sec);
+        assert_int_equal(x->btime.nsec, y->btime.nsec);
+        assert_true(x->rotated_ms == y->rotated_ms);
+    }
+    assert_int_equal(a->nanchors, b->nanchors);
+    for (size_t i = 0; i < a->nanchors; i++) {
+        assert_string_equal(a->anchors[i].path, b->anchors[i].path);
+        assert_true(a->anchors[i].btime.sec == b->anchors[i].btime.sec);
+        assert_int_equal(a->anchors[i].btime.nsec, b->anchors[i].btime.nsec);
     }
     assert_int_equal(a->blob_len, b->blob_len);
     if (a->blob_len)
@@ -218,28 +234,40 @@ test_bad_lines(void **state)
         { "version 1\nwatch /a%zz\nblob 0\n\n", -EINVAL, "bad 'watch'" },
         { "version 1\nwatch /a%00b\nblob 0\n\n", -EINVAL, "bad 'watch'" },
         { "version 1\nwatch /a%4\nblob 0\n\n", -EINVAL, "bad 'watch'" },
-        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000\nblob 0\n\n",
-          -EINVAL, "needs 7 fields" },
-        { "version 1\nfile moved 1 2 3 0:0000000000000000 0:0000000000000000 /a\nblob 0\n\n",
+        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 - 0\nblob 0\n\n",
+          -EINVAL, "needs 9 fields" },
+        { "version 1\nfile moved 1 2 3 0:0000000000000000 0:0000000000000000 - 0 /a\nblob 0\n\n",
           -EINVAL, "unknown file role" },
-        { "version 1\nfile active 1 -2 3 0:0000000000000000 0:0000000000000000 /a\nblob 0\n\n",
+        { "version 1\nfile active 1 -2 3 0:0000000000000000 0:0000000000000000 - 0 /a\nblob 0\n\n",
           -EINVAL, "bad device" },
-        { "version 1\nfile active 1 2 18446744073709551616 0:0000000000000000 0:0000000000000000 /a\n"
+        { "version 1\nfile active 1 2 18446744073709551616 0:0000000000000000 0:0000000000000000 - 0 /a\n"
           "blob 0\n\n", -EINVAL, "bad device" },
-        { "version 1\nfile active 1 2 9223372036854775808 0:0000000000000000 0:0000000000000000 /a\n"
+        { "version 1\nfile active 1 2 9223372036854775808 0:0000000000000000 0:0000000000000000 - 0 /a\n"
           "blob 0\n\n", -EINVAL, "bad device" },
-        { "version 1\nfile active 1 2 3 65:0000000000000000 0:0000000000000000 /a\nblob 0\n\n",
+        { "version 1\nfile active 1 2 3 65:0000000000000000 0:0000000000000000 - 0 /a\nblob 0\n\n",
           -EINVAL, "bad fingerprint" },
-        { "version 1\nfile active 1 2 3 1:000000000000000 0:0000000000000000 /a\nblob 0\n\n",
+        { "version 1\nfile active 1 2 3 1:000000000000000 0:0000000000000000 - 0 /a\nblob 0\n\n",
           -EINVAL, "bad fingerprint" },
-        { "version 1\nfile active 1 2 3 1:000000000000000g 0:0000000000000000 /a\nblob 0\n\n",
+        { "version 1\nfile active 1 2 3 1:000000000000000g 0:0000000000000000 - 0 /a\nblob 0\n\n",
           -EINVAL, "bad fingerprint" },
-        { "version 1\nfile active 1 2 3 0:0000000000000000 4:0000000000000000 /a\nblob 0\n\n",
+        { "version 1\nfile active 1 2 3 0:0000000000000000 4:0000000000000000 - 0 /a\nblob 0\n\n",
           -EINVAL, "marker longer than offset" },
-        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 /a b\nblob 0\n\n",
+        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 - 0 /a b\nblob 0\n\n",
           -EINVAL, "malformed" },
-        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 /a\tb\nblob 0\n\n",
+        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 - 0 /a\tb\nblob 0\n\n",
           -EINVAL, "bad path" },
+        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 1. 0 /a\nblob 0\n\n",
+          -EINVAL, "bad birth time" },
+        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 x.1 0 /a\nblob 0\n\n",
+          -EINVAL, "bad birth time" },
+        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 1.1234567890 0 /a\n"
+          "blob 0\n\n", -EINVAL, "bad birth time" },
+        { "version 1\nfile rotated 1 2 3 0:0000000000000000 0:0000000000000000 - 0 /a\nblob 0\n\n",
+          -EINVAL, "bad rotation time" },
+        { "version 1\nfile active 1 2 3 0:0000000000000000 0:0000000000000000 - 5 /a\nblob 0\n\n",
+          -EINVAL, "bad rotation time" },
+        { "version 1\nanchor - /a\nblob 0\n\n", -EINVAL, "bad 'anchor'" },
+        { "version 1\nanchor 1.0\nblob 0\n\n", -EINVAL, "bad 'anchor'" },
         { "version 1\nthis line has far too many tokens to be any known line at all\n"
           "blob 0\n\n", -EINVAL, "malformed" },
     };
@@ -262,7 +290,7 @@ test_unknown_keyword_skipped(void **state)
 {
     static const char body[] =
         "# comment\n\nversion 1\nfuture-thing a b c\n"
-        "file rotated 7 8 100 3:0000000000000001 32:0000000000000002 /x/y.log\n"
+        "file rotated 7 8 100 3:0000000000000001 32:0000000000000002 12.5 99 /x/y.log\n"
         "blob 2\nhi\n";
     size_t len = 0;
     AUTOFREE char *text = with_checksum(body, sizeof(body) - 1, &len);
@@ -274,6 +302,9 @@ test_unknown_keyword_skipped(void **state)
     assert_int_equal(st->files[0].role, TAILSTATE_ROTATED);
     assert_true(st->files[0].offset == 100);
     assert_string_equal(st->files[0].path, "/x/y.log");
+    assert_true(st->files[0].btime.known && st->files[0].btime.sec == 12);
+    assert_int_equal(st->files[0].btime.nsec, 500000000);
+    assert_true(st->files[0].rotated_ms == 99);
     assert_int_equal(st->blob_len, 2);
     assert_memory_equal(st->blob, "hi", 2);
     tailstate_free(st);
