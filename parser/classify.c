@@ -137,6 +137,8 @@ logline_parse_ts(const char *text, size_t len, enum logrec_ts ts, struct logline
     out->msg_len = len;
     if (ts == LOGREC_TS_ISO) {
         q = memchr(text, 'Z', len);
+        if (!q || end - q < 2)
+            return;     /* the caller's timestamp kind was wrong: no shape */
         out->shape = LOGLINE_QEMU;
         out->ts = text;
         out->ts_len = (size_t)(q - text);
@@ -144,7 +146,7 @@ logline_parse_ts(const char *text, size_t len, enum logrec_ts ts, struct logline
         out->msg_len = (size_t)(end - out->msg);
         return;
     }
-    if (ts != LOGREC_TS_LIBVIRT)
+    if (ts != LOGREC_TS_LIBVIRT || len < 29)
         return;
     out->ts = text;
     out->ts_len = 28;
