@@ -157,6 +157,7 @@ struct tail {
     bool need_reconcile;
     uint64_t next_reconcile;
     uint64_t next_poll;
+    uint64_t armed_at;           /* deadline the timerfd is set to */
     struct tailstate *restore;
     bool *restore_used;
     bool state_dirty;
@@ -1573,6 +1574,12 @@ arm_timer(struct tail *t)
 {
     uint64_t d = next_deadline(t);
     struct itimerspec its = { 0 };
+
+    /* Still armed for the same future moment: spare the syscall (the hot
+     * path under a busy writer wakes up hundreds of times a second). */
+    if (d == t->armed_at && d > now_ms())
+        return;
+    t->armed_at = d;
 
     its.it_value.tv_sec = (time_t)(d / 1000);
     its.it_value.tv_nsec = (long)(d % 1000) * 1000000L;

@@ -320,7 +320,9 @@ main(int argc, char **argv)
         case 'N': c.notices = false; break;
         case 'T': stats = true; break;
         case 'g': globs[nglobs++] = optarg; break;
-        case 'Z': return parse_state_file(optarg);
+        case 'Z':
+            free(globs);
+            return parse_state_file(optarg);
         case 'v': log_set_verbose(++verbose); break;
         default: usage();
         }
