@@ -29,6 +29,18 @@
  *   Where inotify cannot be used (inotify_init1 fails, ENOSPC/ENOMEM from
  *   inotify_add_watch, remote file systems by fstatfs f_type) the file is
  *   polled, and that is logged once per file and reason.
+ *   Files rotated away before the engine saw them (two rotations between
+ *   two looks, or while stopped) are found among the siblings named
+ *   "P.N" / "P-N" by birth time (statx btime) and read from 0, oldest first.
+ *
+ * Limits (by design): lines written between copy and truncate of a
+ *   copytruncate are lost (inherent, logrotate(8)); a rotated file moved to
+ *   another directory, compressed or deleted while we were stopped cannot
+ *   be finished; writes to a rotated file after rotate_wait are not read;
+ *   a symlink whose target changes in a directory we do not watch is
+ *   noticed at the next reconcile (reconcile_ms), not at once; the
+ *   "missed files" search needs btime (ext4, xfs, btrfs, tmpfs >= 6.x) and
+ *   is not kept for a glob match whose name stays missing.
  *
  * Concurrency: a struct tail is used by one thread. Callbacks are called
  * only from tail_process() and may call tail_commit() and the read-only

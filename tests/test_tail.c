@@ -1804,6 +1804,73 @@ test_glob(void **state)
     assert_int_equal(count_lines("hidden"), 0);
 }
 
+/* (b) 3: three files of one glob rotated within one loop iteration, late writes to each. */
+static void
+test_glob_rapid_rotation(void **state)
+{
+    AUTOFREE char *g = P("g");
+    AUTOFREE char *pat = P("g/*.log");
+    const char *names[] = { "a", "b", "c" };
+    int old[3];
+
+    (void)state;
+    fx->opts.rotate_wait_ms = 2000;
+    assert_int_equal(mkdir(g, 0755), 0);
+    for (int i = 0; i < 3; i++) {
+        AUTOFREE char *f = xasprintf("g/%s.log", names[i]);
+
+        touch(f);
+    }
+    start();
+    assert_int_equal(tail_add_glob(fx->r.t, pat), 0);
+    settle(20);
+    for (int i = 0; i < 3; i++) {
+        AUTOFREE char *f = xasprintf("g/%s.log", names[i]);
+
+        put(f, "%s-1\n", names[i]);
+        old[i] = open_append(f);
+    }
+    /* No tail_process() between any of these. */
+    for (int i = 0; i < 3; i++) {
+        AUTOFREE char *f = xasprintf("g/%s.log", names[i]);
+        AUTOFREE char *r = xasprintf("g/%s.log.1", names[i]);
+        AUTOFREE char *late = xasprintf("%s-2\n", names[i]);
+
+        mv(f, r);
+        put(f, "%s-3\n", names[i]);
+        fd_put(old[i], late);
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int k = 1; k <= 3; k++) {
+            AUTOFREE char *line = xasprintf("%s-%d", names[i], k);
+
+            wait_line(line);
+        }
+        close(old[i]);
+    }
+    settle(30);
+    assert_int_equal(fx->r.nlines, 9);
+    assert_int_equal(fx->r.nsrc, 6);
+}
+
+/* A path added after the start begins at its end, like at startup. */
+static void
+test_add_after_start(void **state)
+{
+    AUTOFREE char *x = P("x");
+
+    (void)state;
+    put("x", "history\n");
+    start();
+    settle(20);
+    assert_int_equal(tail_add_path(fx->r.t, x), 0);
+    settle(20);
+    assert_int_equal(last_src()->reason, TAIL_OPEN_START);
+    put("x", "fresh\n");
+    wait_line("fresh");
+    assert_int_equal(count_lines("history"), 0);
+}
+
 static void
 test_add_path_errors(void **state)
 {
@@ -1872,6 +1939,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_big_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_glob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_glob_rapid_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_after_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_path_errors, setup, teardown),
     };
 
