@@ -907,6 +907,7 @@ run_loop(struct follow *f, int sigfd)
         .closed = on_closed,
     };
     bool stop = false;
+    bool ready = false;
 
     while (!stop) {
         struct pollfd pfd[2] = {
@@ -945,6 +946,15 @@ run_loop(struct follow *f, int sigfd)
         if (rc < 0) {
             log_warnx("the file follower failed: %s", strerror(-rc));
             return 1;
+        }
+        if (!ready) {
+            struct tail_stats ts;
+
+            /* Every file that exists is open: writes from now on are seen. */
+            tail_get_stats(f->tail, &ts);
+            log_info("ready: %llu file(s) open, %llu name(s) watched",
+                     (unsigned long long)ts.files_open, (unsigned long long)ts.names);
+            ready = true;
         }
         release_held(f);
         sinkset_tick(f->ss, mono_ms());

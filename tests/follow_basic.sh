@@ -19,7 +19,6 @@ ok "config check"
 
 # The log directory does not exist yet when the daemon starts.
 follow_bg "$T/alerts.json" "$T/state/follow.state" "$T/logs/libvirtd.log"
-sleep 0.3
 mkdir "$T/logs"
 trickle "$T/full.log" "$T/logs/libvirtd.log"
 wait_lines "$T/alerts.json" 20 60

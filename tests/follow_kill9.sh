@@ -32,7 +32,7 @@ PIDS+=("$WPID")
 
 kills=0
 while [ "$kills" -lt "$KILLS" ]; do
-    follow_bg "$T/alerts.json" "$T/follow.state" "$L"
+    follow_bg_nowait "$T/alerts.json" "$T/follow.state" "$L"
     sleep "0.0$((RANDOM % 10))$((RANDOM % 10))"
     kill -9 "$FPID" 2>/dev/null
     wait "$FPID" 2>/dev/null

@@ -44,8 +44,8 @@ ok() { echo "ok - $*"; }
 : > "$T/watch.conf"
 chmod 600 "$T/watch.conf"
 
-# follow_bg JSON STATE [ARGS/FILES...]: start the daemon; pid in $FPID.
-follow_bg() {
+# follow_bg_nowait JSON STATE [ARGS/FILES...]: start the daemon; pid in $FPID.
+follow_bg_nowait() {
     local json=$1 state=$2
     shift 2
     # shellcheck disable=SC2086
@@ -53,6 +53,27 @@ follow_bg() {
         >>"$T/follow.out" 2>>"$T/follow.err" &
     FPID=$!
     PIDS+=("$FPID")
+}
+
+# wait_ready [N]: until "ready:" was logged N times in total (default: once
+# more than before the last follow_bg). Under valgrind start-up takes seconds,
+# and a file written before the daemon opened it would start "at its end".
+wait_ready() {
+    local want=$1 i=0 n
+    while n=$(grep -c ' ready: ' "$T/follow.err" 2>/dev/null); [ "${n:-0}" -lt "$want" ]; do
+        i=$((i + 1))
+        [ "$i" -gt 1200 ] && fail "follow did not log 'ready:' within 60 s"
+        kill -0 "$FPID" 2>/dev/null || fail "follow exited during start-up"
+        sleep 0.05
+    done
+}
+
+# follow_bg JSON STATE [ARGS/FILES...]: start the daemon and wait until it is ready.
+follow_bg() {
+    local before
+    before=$(grep -c ' ready: ' "$T/follow.err" 2>/dev/null)
+    follow_bg_nowait "$@"
+    wait_ready $((${before:-0} + 1))
 }
 
 # stop_follow PID: SIGTERM must give exit status 0.

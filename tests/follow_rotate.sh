@@ -12,7 +12,6 @@ mkdir "$T/logs"
 L="$T/logs/libvirtd.log"
 : > "$L"
 follow_bg "$T/alerts.json" "$T/follow.state" "$L"
-sleep 0.3
 
 # 1. rename rotation; the writer keeps its fd and writes part 1 to the old
 #    file after the rename, then reopens.
@@ -52,7 +51,6 @@ ok "delete + recreate; all 36 events exactly once, same ids as audit"
 # fds and watches did not pile up: the daemon is gone, so check a fresh run
 # over many rotations instead (tail-level leak tests cover 1000 rotations).
 follow_bg "$T/alerts2.json" "$T/follow2.state" "$L"
-sleep 0.3
 for i in $(seq 1 200); do
     mv "$L" "$L.r"
     echo "2026-11-25 10:00:00.000+0000: 1: info : x:1 : rotation $i" >> "$L"

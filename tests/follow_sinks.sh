@@ -36,7 +36,7 @@ $VG "$WATCH" follow --log stderr -v -c "$T/sinks.conf" --state "$T/state" --json
     >>"$T/follow.out" 2>>"$T/follow.err" &
 FPID=$!
 PIDS+=("$FPID")
-sleep 0.3
+wait_ready 1
 
 python3 "$GEN" --guests 1 --panics-per-guest 1000 --filler 0 --seed 5 > "$T/storm.log"
 cat "$T/storm.log" >> "$L"
