@@ -23,6 +23,7 @@
 #include "cleanup.h"
 #include "detect.h"
 #include "event.h"
+#include "follow.h"
 #include "log.h"
 #include "sink.h"
 #include "strbuf.h"
@@ -890,7 +891,8 @@ audit_usage(FILE *out)
 static int
 audit_conf_door(const struct conf_entry *e, void *opaque, char **errmsg)
 {
-    return sinkset_conf_entry(opaque, e, errmsg);
+    /* The daemon's keys are checked, not rejected: one file serves both. */
+    return follow_conf_entry(e, opaque, errmsg);
 }
 
 struct audit_opts {
@@ -1004,6 +1006,7 @@ audit_main(int argc, char **argv)
     struct collected ev = { 0 };
     struct watchconf *wc = NULL;
     struct sinkset *ss = NULL;
+    struct follow_conf fc = { 0 };
     struct detect_config cfg;
     struct detect *det = NULL;
     AUTOFREE char *buf = NULL;
@@ -1051,10 +1054,11 @@ audit_main(int argc, char **argv)
 
     wc = watchconf_new();
     ss = sinkset_new();
+    follow_conf_init(&fc, ss);
     if (o.config || access(WATCHCONF_DEFAULT_PATH, F_OK) == 0) {
         const char *path = o.config ? o.config : WATCHCONF_DEFAULT_PATH;
 
-        rc = watchconf_load_file(wc, path, false, audit_conf_door, ss);
+        rc = watchconf_load_file(wc, path, false, audit_conf_door, &fc);
         if (rc < 0) {
             if (rc == -EINVAL)
                 log_warnx("%s: configuration has errors (see above)", path);
@@ -1189,6 +1193,7 @@ audit_main(int argc, char **argv)
     detect_free(det);
     inputs_free(&in);
     watchconf_free(wc);
+    follow_conf_clear(&fc);
     sinkset_free(ss);
     if (failed)
         return AUDIT_EXIT_ERROR;

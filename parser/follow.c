@@ -113,14 +113,6 @@ struct follow {
     uint64_t duplicates;
 };
 
-/* Values from the config's follow-only keys (the "extra" door). */
-struct follow_conf {
-    struct sinkset *ss;
-    char *state;
-    int start_at_head;          /* -1: not set */
-    uint64_t state_interval_ms;
-};
-
 static uint64_t
 mono_ms(void)
 {
@@ -567,7 +559,21 @@ update_health(struct follow *f)
 
 /* ---- configuration ---------------------------------------------------- */
 
-static int
+void
+follow_conf_init(struct follow_conf *fc, struct sinkset *ss)
+{
+    *fc = (struct follow_conf){ .ss = ss, .start_at_head = -1,
+                                .state_interval_ms = FOLLOW_STATE_INTERVAL_MS };
+}
+
+void
+follow_conf_clear(struct follow_conf *fc)
+{
+    free(fc->state);
+    fc->state = NULL;
+}
+
+int
 follow_conf_entry(const struct conf_entry *e, void *opaque, char **errmsg)
 {
     struct follow_conf *fc = opaque;
@@ -620,8 +626,7 @@ load_config(const struct follow_opts *o, struct watchconf **out_wc, struct sinks
     char *err = NULL;
     int rc = 0;
 
-    *fc = (struct follow_conf){ .ss = ss, .start_at_head = -1,
-                                .state_interval_ms = FOLLOW_STATE_INTERVAL_MS };
+    follow_conf_init(fc, ss);
     if (o->config_given || access(o->config, F_OK) == 0) {
         rc = watchconf_load_file(wc, o->config, geteuid() == 0, follow_conf_entry, fc);
         /* Report what the whole file lacks too, not only its bad lines. */
@@ -638,8 +643,7 @@ load_config(const struct follow_opts *o, struct watchconf **out_wc, struct sinks
     if (rc < 0) {
         watchconf_free(wc);
         sinkset_free(ss);
-        free(fc->state);
-        fc->state = NULL;
+        follow_conf_clear(fc);
         return rc;
     }
     *out_wc = wc;
@@ -1071,6 +1075,8 @@ follow_main(int argc, char **argv)
     /* Events already written by our json sinks are not alerted again. */
     sinkset_recent_ids(f.ss, FOLLOW_RECENT_IDS_BYTES, alerted_add_cb, &f);
 
+    /* What the state file held counts as just read: give its rest time to arrive. */
+    f.last_feed_ms = mono_ms();
     log_info("following with %u sink(s); state %s", sinkset_count(f.ss),
              f.state_path ? f.state_path : "off");
     rc = run_loop(&f, sigfd);

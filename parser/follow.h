@@ -16,7 +16,30 @@
 #ifndef PVPANIC_FOLLOW_H
 #define PVPANIC_FOLLOW_H
 
+#include <stdint.h>
+
+#include "conf.h"
+#include "sink.h"
+
 /* argv[0] is "follow". Returns the process exit status. */
 int follow_main(int argc, char **argv);
+
+/*
+ * The keys of watch.conf that belong to the daemon: its own (state,
+ * start_at, state_interval) and the sinks' ([sink ...], throttle_*).
+ * watchconf_load_*() hands them over through follow_conf_entry(), so
+ * `audit -c` and `follow -c` accept and check the same file.
+ */
+struct follow_conf {
+    struct sinkset *ss;         /* borrowed: [sink] sections go here */
+    char *state;                /* owned, NULL when not set */
+    int start_at_head;          /* -1 not set, 0 end, 1 start */
+    uint64_t state_interval_ms;
+};
+
+void follow_conf_init(struct follow_conf *fc, struct sinkset *ss);
+void follow_conf_clear(struct follow_conf *fc);
+/* A watchconf_extra_fn; @opaque is a struct follow_conf. */
+int follow_conf_entry(const struct conf_entry *e, void *opaque, char **errmsg);
 
 #endif /* PVPANIC_FOLLOW_H */

@@ -13,6 +13,7 @@ TESTS += \
 	tests/follow_rotate.sh \
 	tests/follow_state.sh \
 	tests/follow_sinks.sh \
+	tests/follow_kill9.sh \
 	$(NULL)
 EXTRA_DIST += \
 	tests/follow_lib.sh \

@@ -15,12 +15,13 @@ mkdir "$T/logs"
 L="$T/logs/libvirtd.log"
 : > "$L"
 
-# The writer: appends the parts in random chunks, renaming the log every 10 parts.
+# The writer: appends the parts in random chunks, renaming the log every 10
+# parts the way logrotate's dateext does (libvirtd.log-N).
 (
     for k in $(seq 0 59); do
         trickle "$T/part.$k" "$L"
         if [ $((k % 10)) -eq 9 ]; then
-            mv "$L" "$L.rot$k"
+            mv "$L" "$L-$k"
             : > "$L"
         fi
         sleep 0.0$((RANDOM % 10))
@@ -47,7 +48,7 @@ sleep 1
 stop_follow "$FPID"
 ok "$kills kill -9 during writes and rotations"
 
-cat $(ls -1 "$T"/logs/libvirtd.log.rot* | sort -V) "$L" > "$T/all.log"
+cat $(ls -1 "$T"/logs/libvirtd.log-* | sort -V) "$L" > "$T/all.log"
 cmp -s "$T/all.log" "$T/full.log" || fail "test bug: the rotated files do not add up to the input"
 same_ids "$T/alerts.json" "$T/full.log"
 [ "$(ids "$T/alerts.json" | uniq -d | wc -l)" -eq 0 ] || fail "duplicate alerts"
