@@ -536,13 +536,15 @@ start_follower() {
     local tag=$1 logfile=$2 dir=$E2E_WORK/watch/$1 pid
     write_watch_conf "$dir"
     setsid "$WATCH_BIN" follow -c "$dir/watch.conf" --json "$dir/alerts.json" \
-        --state "$dir/follow.state" --from-start --log stderr \
+        --state "$dir/follow.state" --from-start --log stderr -v \
         "$logfile" '/var/log/libvirt/qemu/*.log' \
         </dev/null >>"$dir/follow.out" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$E2E_WORK/state/follower-$tag.pid"
     bg_register "$pid" "pvpanic-watch follow ($tag)"
-    sleep 1
+    # it logs "ready: N file(s) open" once every file is open
+    follower_ready() { grep -q 'ready: ' "$dir/follow.out" || ! pid_alive "$pid"; }
+    wait_for 15 follower_ready >/dev/null || log "pvpanic-watch follow ($tag) printed no 'ready:' in 15 s"
     pid_alive "$pid" || { sed 's/^/    | /' "$dir/follow.out" >&2; fail "pvpanic-watch follow exited at once"; }
     log "pvpanic-watch follow ($tag) pid $pid on $logfile"
 }
