@@ -9,7 +9,7 @@
 #                          make distcheck, and the real libvirt end-to-end test
 #
 # Single stages for developers: deps, build, check, asan, valgrind,
-# distcheck, e2e, fuzz-smoke. Builds go to build/, build-asan/, build-vg/.
+# distcheck, fuzz-smoke, deb, e2e. Builds go to build/, build-asan/, build-vg/.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +25,9 @@ as_root() {
 BUILD_DEPS="build-essential autoconf autoconf-archive automake pkg-config
  libxml2-dev libpcre2-dev zlib1g-dev libcmocka-dev"
 TEST_DEPS="clang libclang-rt-14-dev valgrind libxml2-utils man-db groff-base
- python3 gzip procps psmisc util-linux"
+ python3 gzip procps psmisc util-linux systemd prometheus prometheus-node-exporter
+ bash-completion curl"
+DEB_DEPS="dpkg-dev debhelper lintian fakeroot bash-completion"
 E2E_DEPS="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
  qemu-system-x86 busybox-static cpio tini"
 
@@ -100,6 +102,11 @@ stage_e2e() {
         say "no end-to-end suite in this tree yet"
     fi
 }
+stage_deb() {
+    apt_install $BUILD_DEPS $DEB_DEPS python3 man-db groff-base procps
+    say "Debian packages: build, lintian, install, run, purge"
+    PVPANIC_PKG_TEST=1 bash tests/pkg/deb.sh
+}
 stage_fuzz_smoke() {
     bootstrap
     if grep -q 'enable-fuzzing' configure.ac && grep -q '^fuzz:' Makefile.am parser/local.mk hooks/local.mk 2>/dev/null; then
@@ -130,12 +137,13 @@ stage_test() {
     stage_valgrind
     stage_distcheck
     stage_fuzz_smoke
+    stage_deb
     stage_e2e
     say "all tests passed"
 }
 
 case "${1:-}" in
-    demo|test|deps|build|check|asan|valgrind|distcheck|e2e) "stage_$1" ;;
+    demo|test|deps|build|check|asan|valgrind|distcheck|e2e|deb) "stage_$1" ;;
     fuzz-smoke) stage_fuzz_smoke ;;
     *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

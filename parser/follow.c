@@ -750,10 +750,11 @@ follow_usage(FILE *out)
             "      --json PATH     also write every event as JSON lines to PATH ('-' = stdout)\n"
             "      --from-start    without usable state, read existing files from the start\n"
             "      --poll          never use inotify (poll every file)\n"
-            "      --log DEST      stderr, syslog or both (default: stderr on a terminal or\n"
-            "                      under systemd's journal, syslog otherwise)\n"
+            "      --log DEST      stderr, syslog or both (default: stderr on a terminal,\n"
+            "                      syslog otherwise, e.g. under systemd)\n"
             "  -v, --verbose       more messages (twice: debug)\n"
             "  -h, --help          this help\n"
+            "  -V, --version       version\n"
             "\n"
             "Signals: SIGHUP reloads the config and reopens json outputs; SIGTERM/SIGINT\n"
             "save the state and exit 0.\n"
@@ -777,13 +778,14 @@ parse_options(int argc, char **argv, struct follow_opts *o)
         { "log", required_argument, NULL, OPT_LOG },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     int c;
 
     *o = (struct follow_opts){ .config = WATCHCONF_DEFAULT_PATH, .log_dest = -1 };
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+c:nvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:nvhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             o->config = optarg;
@@ -824,6 +826,9 @@ parse_options(int argc, char **argv, struct follow_opts *o)
             break;
         case 'h':
             follow_usage(stdout);
+            exit(0);
+        case 'V':
+            printf("pvpanic-watch %s\n", PACKAGE_VERSION);
             exit(0);
         default:
             fprintf(stderr, "Try 'pvpanic-watch follow --help'.\n");
@@ -1008,8 +1013,13 @@ follow_main(int argc, char **argv)
 
     if (parse_options(argc, argv, &f.opts) < 0)
         return 2;
+    /*
+     * A terminal (or -n) gets stderr. Anything else, systemd's journal
+     * included, gets syslog: the journal then keeps each message's priority
+     * and the info ones (reloads, rotations) that stderr would only show with -v.
+     */
     if (f.opts.log_dest < 0)
-        f.opts.log_dest = (isatty(STDERR_FILENO) || getenv("JOURNAL_STREAM") || f.opts.check_only)
+        f.opts.log_dest = (isatty(STDERR_FILENO) || f.opts.check_only)
                               ? LOG_DEST_STDERR : LOG_DEST_SYSLOG;
     log_init("pvpanic-watch", f.opts.log_dest, f.opts.verbose);
 

@@ -93,7 +93,7 @@ version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$abs_top_builddir/c
 run_cli "$T/null" --version
 check_eq "--version: 0" 0 "$rc"
 check_grep "--version: PACKAGE_VERSION" "pvpanic-hook (pvpanic-tools) $version" "$T/out"
-for args in "--help" "-h" "help"; do
+for args in "--help" "-h" "help" "help --help"; do
     # shellcheck disable=SC2086
     run_cli "$T/null" $args
     check_eq "$args: 0" 0 "$rc"
