@@ -224,3 +224,69 @@ strbuf_add_prom_label(struct strbuf *sb, const char *s, size_t len)
         i += n;
     }
 }
+
+void
+strbuf_add_pct(struct strbuf *sb, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    if (len == 0) {
+        strbuf_add(sb, "%-", 2);
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c <= 0x20 || c >= 0x7f || c == '%') {
+            strbuf_addch(sb, '%');
+            strbuf_addch(sb, hex[c >> 4]);
+            strbuf_addch(sb, hex[c & 0xf]);
+        } else {
+            strbuf_addch(sb, (char)c);
+        }
+    }
+}
+
+int
+hex_digit_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *
+pct_unescape(const char *s, size_t len, size_t *out_len)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    if (len == 2 && s[0] == '%' && s[1] == '-') {
+        *out_len = 0;
+        return strbuf_detach(&sb, NULL);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '%') {
+            int hi = i + 2 < len ? hex_digit_value(s[i + 1]) : -1;
+            int lo = i + 2 < len ? hex_digit_value(s[i + 2]) : -1;
+
+            if (hi < 0 || lo < 0) {
+                strbuf_release(&sb);
+                return NULL;
+            }
+            strbuf_addch(&sb, (char)(hi << 4 | lo));
+            i += 2;
+        } else if (c <= 0x20) {
+            strbuf_release(&sb);
+            return NULL;
+        } else {
+            strbuf_addch(&sb, (char)c);
+        }
+    }
+    return strbuf_detach(&sb, out_len);
+}

@@ -51,6 +51,21 @@ void strbuf_add_json_strz(struct strbuf *sb, const char *s);
 void strbuf_add_prom_label(struct strbuf *sb, const char *s, size_t len);
 
 /*
+ * Percent-escaping for one-token fields of our state files: bytes <= 0x20,
+ * '%' and bytes >= 0x7f become %XX, so the result has no blank, newline or
+ * NUL; the empty string becomes "%-".
+ */
+void strbuf_add_pct(struct strbuf *sb, const char *s, size_t len);
+/*
+ * Inverse of strbuf_add_pct(): a new NUL-terminated string (caller frees;
+ * *@out_len = its length, which may count NUL bytes the input encoded), or
+ * NULL for malformed input (a raw byte <= 0x20, a bad or cut %XX).
+ */
+char *pct_unescape(const char *s, size_t len, size_t *out_len);
+/* 0..15 for a hex digit (either case), -1 otherwise. */
+int hex_digit_value(int c);
+
+/*
  * Length of the valid UTF-8 sequence starting at @s (1..4), or 0 if the
  * bytes at @s (at most @len of them) are not one.
  */

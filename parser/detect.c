@@ -1439,7 +1439,7 @@ put_str(struct strbuf *out, const char *s, size_t len)
     if (!s)
         strbuf_addch(out, '-');
     else
-        pv_escape(out, s, len);
+        strbuf_add_pct(out, s, len);
 }
 
 static void
@@ -1630,7 +1630,7 @@ get_str(struct fields *fs, size_t *len)
         *len = 0;
     if (strcmp(s, "-") == 0 || fs->bad)
         return NULL;
-    v = pv_unescape(s, strlen(s), &n);
+    v = pct_unescape(s, strlen(s), &n);
     if (!v)
         fs->bad = true;
     if (len)

@@ -393,40 +393,12 @@ on_closed(void *opaque, uint64_t id, enum tail_close_reason reason)
 /* ---- state blob: our part, then the detector's -------------------------- */
 
 static void
-hex_encode(struct strbuf *out, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        strbuf_addf(out, "%02x", *p);
-}
-
-static char *
-hex_decode(const char *s, size_t len)
-{
-    char *out;
-
-    if (len % 2 != 0 || len == 0)
-        return NULL;
-    out = xmalloc(len / 2 + 1);
-    for (size_t i = 0; i < len / 2; i++) {
-        unsigned int v = 0;
-
-        if (sscanf(s + 2 * i, "%2x", &v) != 1 || v == 0) {
-            free(out);
-            return NULL;
-        }
-        out[i] = (char)v;
-    }
-    out[len / 2] = '\0';
-    return out;
-}
-
-static void
 blob_build(const struct follow *f, struct strbuf *out)
 {
     strbuf_addstr(out, FOLLOW_BLOB_MAGIC);
     for (size_t i = 0; i < f->npaths; i++) {
         strbuf_addstr(out, "path ");
-        hex_encode(out, f->paths[i].path);
+        strbuf_add_pct(out, f->paths[i].path, strlen(f->paths[i].path));
         strbuf_addch(out, '\n');
     }
     for (size_t i = 0; i < f->npos; i++) {
@@ -470,10 +442,11 @@ blob_restore(struct follow *f, const char *blob, size_t len)
         if (strcmp(line, "end") == 0)
             break;
         if (strncmp(line, "path ", 5) == 0) {
-            AUTOFREE char *path = hex_decode(line + 5, strlen(line + 5));
+            size_t plen = 0;
+            AUTOFREE char *path = pct_unescape(line + 5, strlen(line + 5), &plen);
             struct dpath *dp;
 
-            if (!path)
+            if (!path || plen == 0 || strlen(path) != plen)
                 goto bad;
             dp = dpath_get(f, path);
             if (dp->first < 0) {

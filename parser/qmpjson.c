@@ -81,18 +81,6 @@ jstr_is(const struct jstr *s, const char *lit)
     return !s->escaped && s->len == n && memcmp(s->raw, lit, n) == 0;
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void
 add_utf8(struct strbuf *sb, unsigned int cp)
 {
@@ -137,7 +125,7 @@ jstr_dup(const struct jstr *s)
             int k;
 
             for (k = 0; k < 4 && i < s->len; k++, i++) {
-                int v = hexval(s->raw[i]);
+                int v = hex_digit_value(s->raw[i]);
 
                 if (v < 0)
                     break;

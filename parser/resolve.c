@@ -453,70 +453,6 @@ resolve_lookup(struct resolve *r, uint64_t mon, uint64_t vm, struct resolve_resu
 /* ---- state text ------------------------------------------------------ */
 
 void
-pv_escape(struct strbuf *out, const char *s, size_t len)
-{
-    if (len == 0) {
-        strbuf_addch(out, '%');
-        strbuf_addch(out, '-');
-        return;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c > ' ' && c < 0x7f && c != '%')
-            strbuf_addch(out, (char)c);
-        else
-            strbuf_addf(out, "%%%02x", c);
-    }
-}
-
-static int
-hexdig(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-char *
-pv_unescape(const char *s, size_t len, size_t *out_len)
-{
-    struct strbuf sb = STRBUF_INIT;
-
-    if (len == 2 && s[0] == '%' && s[1] == '-') {
-        *out_len = 0;
-        return xstrdup("");
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%') {
-            int hi, lo;
-
-            if (i + 2 >= len)
-                goto bad;
-            hi = hexdig(s[i + 1]);
-            lo = hexdig(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                goto bad;
-            strbuf_addch(&sb, (char)(hi * 16 + lo));
-            i += 2;
-        } else if ((unsigned char)s[i] <= ' ') {
-            goto bad;
-        } else {
-            strbuf_addch(&sb, s[i]);
-        }
-    }
-    return strbuf_detach(&sb, out_len);
-
- bad:
-    strbuf_release(&sb);
-    return NULL;
-}
-
-void
 resolve_save(const struct resolve *r, struct strbuf *out)
 {
     strbuf_addf(out, "resolve-counters %" PRIu64 " %" PRIu64 "\n", r->generation, r->touch);
@@ -529,7 +465,7 @@ resolve_save(const struct resolve *r, struct strbuf *out)
                     e->mon, e->generation, e->vm, e->vm_conflict, e->conflict, e->opened,
                     (int)e->by, e->touch);
         if (e->name)
-            pv_escape(out, e->name, e->name_len);
+            strbuf_add_pct(out, e->name, e->name_len);
         else
             strbuf_addch(out, '-');
         strbuf_addch(out, '\n');
@@ -540,7 +476,7 @@ resolve_save(const struct resolve *r, struct strbuf *out)
         if (!e)
             continue;
         strbuf_addf(out, "resolve-vm %" PRIx64 " %" PRIu64 " ", e->vm, e->touch);
-        pv_escape(out, e->name, e->name_len);
+        strbuf_add_pct(out, e->name, e->name_len);
         strbuf_addch(out, '\n');
     }
     for (size_t i = 0; i < r->tids.cap; i++) {
@@ -551,12 +487,12 @@ resolve_save(const struct resolve *r, struct strbuf *out)
         strbuf_addf(out, "resolve-tid %" PRIu64 " %" PRIu64 " %" PRIx64 " %" PRId64 " %d ",
                     t->tid, t->touch, t->strong_vm, t->strong_time, t->strong_reconnect);
         if (t->strong)
-            pv_escape(out, t->strong, t->strong_len);
+            strbuf_add_pct(out, t->strong, t->strong_len);
         else
             strbuf_addch(out, '-');
         strbuf_addf(out, " %d %" PRId64 " %d ", (int)t->weak_by, t->weak_time, t->weak_conflict);
         if (t->weak)
-            pv_escape(out, t->weak, t->weak_len);
+            strbuf_add_pct(out, t->weak, t->weak_len);
         else
             strbuf_addch(out, '-');
         strbuf_addch(out, '\n');
@@ -583,7 +519,7 @@ field_name(const char *f, char **out, size_t *out_len)
     *out_len = 0;
     if (strcmp(f, "-") == 0)
         return true;
-    *out = pv_unescape(f, strlen(f), out_len);
+    *out = pct_unescape(f, strlen(f), out_len);
     return *out != NULL;
 }
 

@@ -108,9 +108,4 @@ size_t resolve_monitor_count(const struct resolve *r);
 void resolve_save(const struct resolve *r, struct strbuf *out);
 int resolve_load(struct resolve *r, const char *text, size_t len);
 
-/* Percent-escaping used by the state files: bytes outside '!'..'~' and '%'. */
-void pv_escape(struct strbuf *out, const char *s, size_t len);
-/* Decode into a new buffer (caller frees); *@out_len gets the length. NULL if malformed. */
-char *pv_unescape(const char *s, size_t len, size_t *out_len);
-
 #endif /* PVPANIC_RESOLVE_H */

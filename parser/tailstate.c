@@ -96,17 +96,7 @@ tailstate_has_watch(const struct tailstate *st, const char *pattern)
 static void
 add_escaped(struct strbuf *sb, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
-            strbuf_addch(sb, '%');
-            strbuf_addch(sb, hex[*p >> 4]);
-            strbuf_addch(sb, hex[*p & 0xf]);
-        } else {
-            strbuf_addch(sb, (char)*p);
-        }
-    }
+    strbuf_add_pct(sb, s, strlen(s));
 }
 
 static void
@@ -183,18 +173,6 @@ parse_error(char **errmsg, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Strict decimal: digits only, no sign, no overflow. */
 static bool
 parse_u64(const char *s, size_t n, uint64_t *out)
@@ -223,7 +201,7 @@ parse_hex64(const char *s, size_t n, uint64_t *out)
     if (n != 16)
         return false;
     for (size_t i = 0; i < n; i++) {
-        int d = hexval(s[i]);
+        int d = hex_digit_value(s[i]);
 
         if (d < 0)
             return false;
@@ -273,36 +251,18 @@ parse_btime(const char *s, size_t n, struct tailstate_btime *out)
     return true;
 }
 
-/* Undo add_escaped(); refuses NUL, bad escapes and raw blanks. */
+/* Undo add_escaped(); refuses empty, NUL, bad escapes and raw blanks. */
 static char *
 unescape(const char *s, size_t n)
 {
-    AUTOFREE char *out = xmalloc(n + 1);
-    size_t o = 0;
+    size_t len = 0;
+    char *out = n > 0 ? pct_unescape(s, n, &len) : NULL;
 
-    if (n == 0)
+    if (out && (len == 0 || memchr(out, '\0', len))) {
+        free(out);
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi;
-            int lo;
-
-            if (i + 2 >= n)
-                return NULL;
-            hi = hexval(s[i + 1]);
-            lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return NULL;
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else if ((unsigned char)s[i] <= 0x20) {
-            return NULL;
-        } else {
-            out[o++] = s[i];
-        }
     }
-    out[o] = '\0';
-    return steal_pointer(&out);
+    return out;
 }
 
 /* Split one line into at most @max blank-separated tokens. */

@@ -252,31 +252,6 @@ test_state_roundtrip(void **state)
     resolve_free(r2);
 }
 
-static void
-test_escape(void **state)
-{
-    static const char raw[] = "a b%c\n\xff\"'()";
-    struct strbuf sb = STRBUF_INIT;
-    size_t len = 0;
-    AUTOFREE char *back = NULL;
-    AUTOFREE char *empty = NULL;
-
-    (void)state;
-    pv_escape(&sb, raw, sizeof(raw) - 1);
-    assert_string_equal(sb.buf, "a%20b%25c%0a%ff\"'()");
-    back = pv_unescape(sb.buf, sb.len, &len);
-    assert_int_equal(len, sizeof(raw) - 1);
-    assert_memory_equal(back, raw, len);
-    strbuf_reset(&sb);
-    pv_escape(&sb, "", 0);
-    empty = pv_unescape(sb.buf, sb.len, &len);
-    assert_int_equal(len, 0);
-    assert_null(pv_unescape("%4", 2, &len));
-    assert_null(pv_unescape("%zz", 3, &len));
-    assert_null(pv_unescape("a b", 3, &len));
-    strbuf_release(&sb);
-}
-
 int
 main(void)
 {
@@ -289,7 +264,6 @@ main(void)
         cmocka_unit_test(test_implicit_new),
         cmocka_unit_test(test_bounded),
         cmocka_unit_test(test_state_roundtrip),
-        cmocka_unit_test(test_escape),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "strbuf.h"
 
 static void
@@ -94,6 +95,34 @@ test_prom_label(void **state)
     strbuf_release(&sb);
 }
 
+static void
+test_pct_escape(void **state)
+{
+    static const char raw[] = "a b%c\n\xff\"'()";
+    struct strbuf sb = STRBUF_INIT;
+    size_t len = 0;
+    AUTOFREE char *back = NULL;
+    AUTOFREE char *empty = NULL;
+
+    (void)state;
+    strbuf_add_pct(&sb, raw, sizeof(raw) - 1);
+    assert_string_equal(sb.buf, "a%20b%25c%0a%ff\"'()");
+    back = pct_unescape(sb.buf, sb.len, &len);
+    assert_int_equal(len, sizeof(raw) - 1);
+    assert_memory_equal(back, raw, len);
+    strbuf_reset(&sb);
+    strbuf_add_pct(&sb, "", 0);
+    empty = pct_unescape(sb.buf, sb.len, &len);
+    assert_int_equal(len, 0);
+    assert_null(pct_unescape("%4", 2, &len));
+    assert_null(pct_unescape("%zz", 3, &len));
+    assert_null(pct_unescape("a b", 3, &len));
+    assert_null(pct_unescape("ab%", 3, &len));
+    assert_int_equal(hex_digit_value('F'), 15);
+    assert_int_equal(hex_digit_value('g'), -1);
+    strbuf_release(&sb);
+}
+
 int
 main(void)
 {
@@ -102,6 +131,7 @@ main(void)
         cmocka_unit_test(test_json_escapes),
         cmocka_unit_test(test_json_null),
         cmocka_unit_test(test_prom_label),
+        cmocka_unit_test(test_pct_escape),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
