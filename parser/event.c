@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bugcheck.h"
 #include "cleanup.h"
 #include "event.h"
 #include "xalloc.h"
@@ -216,6 +217,11 @@ details_json(const struct pv_panic_info *info, struct strbuf *out)
         strbuf_addstr(out, "{\"type\":\"hyper-v\"");
         /* Windows puts the STOP code in arg1 (QAPI GuestPanicInformationHyperV). */
         json_hex(out, "bugcheck", info->hv_arg[0]);
+        /* A Linux hv-crash guest puts an error code there: name known codes only. */
+        if (bugcheck_name(info->hv_arg[0])) {
+            json_key(out, "bugcheck_name");
+            strbuf_add_json_strz(out, bugcheck_name(info->hv_arg[0]));
+        }
         for (int i = 0; i < 5; i++)
             json_hex(out, arg_keys[i], info->hv_arg[i]);
         strbuf_addch(out, '}');
@@ -306,11 +312,21 @@ pv_event_details_line(const struct pv_event *ev, struct strbuf *out)
     size_t start = out->len;
 
     switch (info->kind) {
-    case PV_INFO_HYPERV:
-        strbuf_addf(out, "hyper-v bugcheck=0x%" PRIx64 " args=0x%" PRIx64 ",0x%" PRIx64
-                    ",0x%" PRIx64 ",0x%" PRIx64, info->hv_arg[0], info->hv_arg[1],
-                    info->hv_arg[2], info->hv_arg[3], info->hv_arg[4]);
+    case PV_INFO_HYPERV: {
+        const char *name = bugcheck_name(info->hv_arg[0]);
+
+        /*
+         * "bugcheck 0x80 NMI_HARDWARE_FAILURE args ..." only for a code
+         * Windows uses; anything else may be a Linux hv-crash error code.
+         */
+        if (name)
+            strbuf_addf(out, "bugcheck 0x%" PRIx64 " %s args ", info->hv_arg[0], name);
+        else
+            strbuf_addf(out, "hyper-v crash 0x%" PRIx64 " args ", info->hv_arg[0]);
+        strbuf_addf(out, "0x%" PRIx64 ",0x%" PRIx64 ",0x%" PRIx64 ",0x%" PRIx64,
+                    info->hv_arg[1], info->hv_arg[2], info->hv_arg[3], info->hv_arg[4]);
         break;
+    }
     case PV_INFO_S390:
         strbuf_addf(out, "s390 reason=%s core=%" PRId64 " psw=0x%016" PRIx64 ":0x%016" PRIx64,
                     info->s390_reason ? info->s390_reason : "?", info->s390_core,

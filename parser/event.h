@@ -116,9 +116,12 @@ void pv_event_set_id(struct pv_event *ev);
 void pv_event_to_json(const struct pv_event *ev, struct strbuf *out);
 
 /*
- * One human line for the details column ("hyper-v bugcheck=0x3e
- * args=0x1,0x2,0x3,0x4", "s390 reason=disabled-wait core=0 ...");
- * appends nothing when there are no details.
+ * One human line for the details column ("bugcheck 0x80 NMI_HARDWARE_FAILURE
+ * args 0x4f4454,0x0,0x0,0x0" when hyper-v arg1 is a known Windows bugcheck
+ * code, "hyper-v crash 0x5a args 0x1,0x2,0x3,0x4" otherwise,
+ * "s390 reason=disabled-wait core=0 ..."); appends nothing when there are
+ * no details. The JSON details of hyper-v info carry "bugcheck" (arg1) and,
+ * for a known code, "bugcheck_name" (bugcheck.h).
  */
 void pv_event_details_line(const struct pv_event *ev, struct strbuf *out);
 
