@@ -82,30 +82,6 @@ uninstall-libvirt-hook:
 UNINSTALL_HOOKS += uninstall-libvirt-hook
 .PHONY: $(hook_install_target) uninstall-libvirt-hook
 
-# libFuzzer target for domxml (./configure --enable-fuzzing CC=clang), run
-# with "make fuzz-domxml FUZZ_SECONDS=N" from seeds made of the golden
-# inputs. The same harness runs in make check through tests/test_domxml.
-if ENABLE_FUZZING
-HOOK_FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
-noinst_PROGRAMS += hooks/fuzz_domxml
-hooks_fuzz_domxml_SOURCES = \
-	hooks/fuzz_domxml.c hooks/domxml.c \
-	common/strbuf.c common/xalloc.c common/log.c \
-	$(NULL)
-hooks_fuzz_domxml_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS) $(HOOK_FUZZ_FLAGS)
-hooks_fuzz_domxml_LDFLAGS = $(HOOK_FUZZ_FLAGS)
-hooks_fuzz_domxml_LDADD = $(LIBXML2_LIBS)
-endif
-fuzz-domxml:
-	@test -x hooks/fuzz_domxml || { \
-		echo "fuzz-domxml: configure with --enable-fuzzing CC=clang first" >&2; exit 1; }
-	@$(MKDIR_P) fuzz-corpus/domxml fuzz-artifacts
-	@for f in $(srcdir)/tests/data/domxml/*.in.xml; do \
-		b=$${f##*/}; \
-		{ printf '\000'; cat "$$f"; } > fuzz-corpus/domxml/auto-$$b; \
-		{ printf '\031'; cat "$$f"; } > fuzz-corpus/domxml/opts-$$b; \
-	done
-	./hooks/fuzz_domxml -max_total_time=$${FUZZ_SECONDS:-60} -max_len=65536 -timeout=10 \
-		-artifact_prefix=fuzz-artifacts/ fuzz-corpus/domxml
-.PHONY: fuzz-domxml
+# The libFuzzer target for domxml (hooks/fuzz_domxml.c) is built and run
+# by tests/fuzz/local.mk (make fuzz, or make fuzz-domxml for this one).
 EXTRA_DIST += hooks/fuzz_domxml.c

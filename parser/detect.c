@@ -252,6 +252,8 @@ clear_state(struct detect *det)
     det->held = 0;
     det->live_groups = 0;
     det->clock = -1;
+    det->seq = 0;
+    det->touch = 0;
 }
 
 void
@@ -1828,11 +1830,14 @@ load_worker(struct detect *det, struct fields *fs)
     uint64_t vm = get_u64(fs, 16);
     int64_t t = get_i64(fs);
     uint64_t touch = get_u64(fs, 10);
+    uint64_t clock_touch = det->touch;
     struct worker_tid *w;
 
     if (fs->bad || tid == 0)
         return false;
     w = worker_get(det, tid);
+    /* Loading is not a use: the saved counter stands (a restart must not move it). */
+    det->touch = clock_touch;
     w->group_seq = seq;
     w->handler_vm = vm;
     w->time_ms = t;
@@ -1911,10 +1916,21 @@ detect_load_state(struct detect *det, const char *text, size_t len)
     if (rc < 0) {
         clear_state(det);
         resolve_load(det->res, "", 0);
+        /* Refused: every source as new too, whatever lines came before the bad one. */
         for (size_t i = 0; i < det->nsrc; i++) {
-            logrec_set_position(det->src[i]->sp, 0, 1);
-            det->src[i]->have_seen = false;
-            det->src[i]->io_pending = false;
+            struct source *s = det->src[i];
+
+            logrec_set_position(s->sp, 0, 1);
+            s->have_seen = false;
+            s->any_head = false;
+            s->seen_head_start = 0;
+            s->last_head_start = 0;
+            s->io_pending = false;
+            s->io_start = 0;
+            s->io_mon = 0;
+            s->io_tid = 0;
+            s->io_time = 0;
+            s->io_line = 0;
         }
     }
     det->resolve_seen = resolve_version(det->res);

@@ -416,6 +416,113 @@ blob_build(const struct follow *f, struct strbuf *out)
     detect_save_state(f->det, out);
 }
 
+/* A decimal uint64 and nothing else (sscanf would take blanks and a sign). */
+static bool
+parse_dec_u64(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (len == 0 || len > 20)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* "pos DEV INO OFFSET LINE" after the keyword. */
+static bool
+parse_pos_line(const char *s, size_t len, struct follow_blob_pos *out)
+{
+    uint64_t *fields[] = { &out->dev, &out->ino, &out->offset, &out->line };
+    size_t i = 0;
+
+    for (size_t k = 0; k < ARRAY_SIZE(fields); k++) {
+        size_t start = i;
+
+        while (i < len && s[i] != ' ')
+            i++;
+        if (!parse_dec_u64(s + start, i - start, fields[k]))
+            return false;
+        if (k + 1 < ARRAY_SIZE(fields)) {
+            if (i >= len)
+                return false;
+            i++;
+        }
+    }
+    return i == len;
+}
+
+int
+follow_blob_parse(const char *blob, size_t len, struct follow_blob *out)
+{
+    const char *p = blob;
+    const char *end = blob + len;
+    size_t magic = strlen(FOLLOW_BLOB_MAGIC);
+
+    memset(out, 0, sizeof(*out));
+    if (len < magic || memcmp(blob, FOLLOW_BLOB_MAGIC, magic) != 0)
+        return -EINVAL;
+    p += magic;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line = p;
+        size_t n;
+
+        if (!nl)
+            goto bad;
+        n = (size_t)(nl - p);
+        p = nl + 1;
+        if (n == 3 && memcmp(line, "end", 3) == 0)
+            break;
+        if (n > 5 && memcmp(line, "path ", 5) == 0) {
+            size_t plen = 0;
+            char *path = pct_unescape(line + 5, n - 5, &plen);
+
+            if (!path || plen == 0 || strlen(path) != plen) {
+                free(path);
+                goto bad;
+            }
+            out->paths = xreallocarray(out->paths, out->npaths + 1, sizeof(*out->paths));
+            out->paths[out->npaths++] = path;
+        } else if (n > 4 && memcmp(line, "pos ", 4) == 0) {
+            struct follow_blob_pos fp;
+
+            if (!parse_pos_line(line + 4, n - 4, &fp))
+                goto bad;
+            out->pos = xreallocarray(out->pos, out->npos + 1, sizeof(*out->pos));
+            out->pos[out->npos++] = fp;
+        } else if (n >= 8 && memcmp(line, "alerted ", 8) == 0) {
+            out->alerted = xreallocarray(out->alerted, out->nalerted + 1, sizeof(*out->alerted));
+            out->alerted[out->nalerted++] = xstrndup(line + 8, n - 8);
+        } else {
+            goto bad;
+        }
+    }
+    out->detector_offset = (size_t)(p - blob);
+    return 0;
+
+ bad:
+    follow_blob_clear(out);
+    return -EINVAL;
+}
+
+void
+follow_blob_clear(struct follow_blob *b)
+{
+    for (size_t i = 0; i < b->npaths; i++)
+        free(b->paths[i]);
+    for (size_t i = 0; i < b->nalerted; i++)
+        free(b->alerted[i]);
+    free(b->paths);
+    free(b->pos);
+    free(b->alerted);
+    memset(b, 0, sizeof(*b));
+}
+
 /*
  * Restore from the blob of a previous run. Anything unexpected makes the
  * whole blob unusable (reported once): positions still come from the tail
@@ -424,61 +531,36 @@ blob_build(const struct follow *f, struct strbuf *out)
 static void
 blob_restore(struct follow *f, const char *blob, size_t len)
 {
-    const char *p = blob;
-    const char *end = blob + len;
-    size_t magic = strlen(FOLLOW_BLOB_MAGIC);
+    struct follow_blob b;
 
-    if (len < magic || memcmp(blob, FOLLOW_BLOB_MAGIC, magic) != 0)
-        goto bad;
-    p += magic;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        AUTOFREE char *line = NULL;
+    if (follow_blob_parse(blob, len, &b) < 0) {
+        log_warnx("state '%s': unreadable follow data; starting without remembered names",
+                  f->state_path);
+        return;
+    }
+    for (size_t i = 0; i < b.npaths; i++) {
+        struct dpath *dp = dpath_get(f, b.paths[i]);
 
-        if (!nl)
-            goto bad;
-        line = xstrndup(p, (size_t)(nl - p));
-        p = nl + 1;
-        if (strcmp(line, "end") == 0)
-            break;
-        if (strncmp(line, "path ", 5) == 0) {
-            size_t plen = 0;
-            AUTOFREE char *path = pct_unescape(line + 5, strlen(line + 5), &plen);
-            struct dpath *dp;
-
-            if (!path || plen == 0 || strlen(path) != plen)
-                goto bad;
-            dp = dpath_get(f, path);
-            if (dp->first < 0) {
-                dp->first = dsrc_new(f, path);
-                dp->first_restored = true;
-            }
-        } else if (strncmp(line, "pos ", 4) == 0) {
-            struct filepos fp = { .live = true };
-            char tail_junk;
-
-            if (sscanf(line + 4, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "%c",
-                       &fp.dev, &fp.ino, &fp.offset, &fp.line, &tail_junk) != 4)
-                goto bad;
-            *filepos_get(f, fp.dev, fp.ino) = fp;
-        } else if (strncmp(line, "alerted ", 8) == 0) {
-            alerted_add(f, line + 8);
-        } else {
-            goto bad;
+        if (dp->first < 0) {
+            dp->first = dsrc_new(f, b.paths[i]);
+            dp->first_restored = true;
         }
     }
-    if (detect_load_state(f->det, p, (size_t)(end - p)) < 0) {
+    for (size_t i = 0; i < b.npos; i++) {
+        *filepos_get(f, b.pos[i].dev, b.pos[i].ino) = (struct filepos){
+            .dev = b.pos[i].dev, .ino = b.pos[i].ino,
+            .offset = b.pos[i].offset, .line = b.pos[i].line, .live = true,
+        };
+    }
+    for (size_t i = 0; i < b.nalerted; i++)
+        alerted_add(f, b.alerted[i]);
+    if (detect_load_state(f->det, blob + b.detector_offset, len - b.detector_offset) < 0) {
         log_warnx("state '%s': the detector part is unusable; domain names of guests "
                   "started before this restart may be unknown until they restart", f->state_path);
         for (size_t i = 0; i < f->npaths; i++)
             f->paths[i].first_restored = false;
     }
-    return;
-
- bad:
-    log_warnx("state '%s': unreadable follow data; starting without remembered names", f->state_path);
-    for (size_t i = 0; i < f->npaths; i++)
-        f->paths[i].first_restored = false;
+    follow_blob_clear(&b);
 }
 
 static void

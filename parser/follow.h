@@ -42,4 +42,32 @@ void follow_conf_clear(struct follow_conf *fc);
 /* A watchconf_extra_fn; @opaque is a struct follow_conf. */
 int follow_conf_entry(const struct conf_entry *e, void *opaque, char **errmsg);
 
+/*
+ * The daemon's own part of the opaque blob in the state file: the detector
+ * source of each path, committed positions, recently alerted ids; then
+ * "end" and the detector's state (detect_save_state()) from
+ * @detector_offset on. Parsed by a pure function so it can be fuzzed
+ * (tests/fuzz/fuzz_followstate.c); follow_main() applies the result.
+ */
+struct follow_blob_pos {
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t offset;
+    uint64_t line;
+};
+
+struct follow_blob {
+    char **paths;               /* non-empty, NUL-free */
+    size_t npaths;
+    struct follow_blob_pos *pos;
+    size_t npos;
+    char **alerted;             /* as written; the caller ignores malformed ids */
+    size_t nalerted;
+    size_t detector_offset;     /* where the detector's part starts (<= len) */
+};
+
+/* 0, or -EINVAL (wrong magic, malformed line): then *@out is empty. */
+int follow_blob_parse(const char *blob, size_t len, struct follow_blob *out);
+void follow_blob_clear(struct follow_blob *b);
+
 #endif /* PVPANIC_FOLLOW_H */

@@ -68,47 +68,5 @@ dist_watchdata_DATA = share/libvirtd-logging.conf share/watch.conf.sample
 watchsamplesdir = $(pkgdatadir)/samples
 dist_watchsamples_DATA = share/samples/libvirtd-sample.log.gz
 
-# Fuzzing. `make check` replays the seed corpus through the standalone
-# replayer with any compiler; `./configure --enable-fuzzing CC=clang` builds
-# libFuzzer binaries (library sources compiled in, so they are instrumented)
-# and `make fuzz FUZZ_SECONDS=N` runs each program of FUZZ_TARGETS for N
-# seconds (other parts of the tree may append to FUZZ_TARGETS).
-check_PROGRAMS += tests/fuzz/replay_logparse
-TESTS += tests/fuzz/replay_logparse
-tests_fuzz_replay_logparse_SOURCES = tests/fuzz/fuzz_logparse.c tests/fuzz/standalone.c
-tests_fuzz_replay_logparse_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS_NAME='"logparse"'
-tests_fuzz_replay_logparse_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS)
-tests_fuzz_replay_logparse_LDADD = $(PVPARSE_LIBS)
-EXTRA_DIST += tests/fuzz/corpus tests/fuzz/logparse.dict
-
-FUZZ_SECONDS = 60
-FUZZ_TARGETS =
-if ENABLE_FUZZING
-FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
-noinst_PROGRAMS += tests/fuzz/fuzz_logparse
-FUZZ_TARGETS += tests/fuzz/fuzz_logparse
-tests_fuzz_fuzz_logparse_SOURCES = \
-	tests/fuzz/fuzz_logparse.c \
-	$(parser_libpvparse_a_SOURCES) \
-	$(common_libcommon_a_SOURCES) \
-	$(NULL)
-tests_fuzz_fuzz_logparse_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(FUZZ_FLAGS)
-tests_fuzz_fuzz_logparse_LDFLAGS = $(FUZZ_FLAGS)
-tests_fuzz_fuzz_logparse_LDADD = $(PCRE2_LIBS)
-endif
-
-fuzz: $(FUZZ_TARGETS)
-	@if test -z "$(FUZZ_TARGETS)"; then \
-		echo "fuzz: configure with --enable-fuzzing CC=clang first" >&2; exit 1; \
-	fi
-	@for prog in $(FUZZ_TARGETS); do \
-		name=$${prog##*/fuzz_}; \
-		work=fuzz-corpus/$$name; \
-		$(MKDIR_P) $$work fuzz-artifacts || exit 1; \
-		dict=; test -f $(srcdir)/tests/fuzz/$$name.dict && dict=-dict=$(srcdir)/tests/fuzz/$$name.dict; \
-		echo "fuzz: $$prog for $(FUZZ_SECONDS)s"; \
-		./$$prog -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-			-artifact_prefix=fuzz-artifacts/ $$dict \
-			$$work $(srcdir)/tests/fuzz/corpus/$$name || exit 1; \
-	done
-.PHONY: fuzz
+# Fuzzing (the replay of the seed corpus in make check, and make fuzz):
+# tests/fuzz/local.mk.

@@ -37,9 +37,16 @@
 
 #include "event.h"
 
+/* Table bounds (a fuzzer builds with small ones, so eviction is cheap to reach). */
+#ifndef RESOLVE_MAX_MONITORS
 #define RESOLVE_MAX_MONITORS 4096
+#endif
+#ifndef RESOLVE_MAX_VMS
 #define RESOLVE_MAX_VMS 4096
+#endif
+#ifndef RESOLVE_MAX_THREADS
 #define RESOLVE_MAX_THREADS 1024
+#endif
 /* "Connect monitor to" precedes QEMU_MONITOR_NEW by milliseconds; allow a slow start. */
 #define RESOLVE_CONNECT_WINDOW_MS (120 * 1000)
 /* A start-time taint line precedes QEMU_MONITOR_NEW by ~15 ms (observed). */
