@@ -2,10 +2,9 @@
  * enroll.h: adding the panic device to persistent definitions through
  * virsh, and the detached helper the hook starts to do it.
  *
- * virsh is run without a shell (execvp("virsh"), so PATH decides which;
- * VIRSH_PATH from configure is the fallback), with LC_ALL=C so its output
- * can be read, stdin on /dev/null, and a time bound after which its whole
- * process group is killed. Domain names are always passed after "--".
+ * virsh is run through run_command() (common/runcmd.h): no shell, LC_ALL=C,
+ * stdin on /dev/null, a time bound after which its whole process group is
+ * killed. Domain names are always passed after "--".
  */
 #ifndef PVPANIC_ENROLL_H
 #define PVPANIC_ENROLL_H
@@ -14,24 +13,9 @@
 #include <sys/types.h>
 
 #include "domxml.h"
+#include "runcmd.h"       /* run_command(), struct cmd_result */
 
 #define ENROLL_VIRSH_TIMEOUT_S 60u
-
-struct cmd_result {
-    int status;         /* exit status, 128+signal, or -1 if it could not run */
-    bool timed_out;
-    char *out;          /* stdout, NUL-terminated (capped) */
-    size_t out_len;
-    char *err;          /* stderr, NUL-terminated (capped) */
-};
-
-/*
- * Run @argv (argv[0] looked up in PATH) and collect its output, for at most
- * @timeout_ms. Returns 0 if it ran (see @res->status), -errno if it could not
- * be started. Free @res with cmd_result_release().
- */
-int run_command(char *const argv[], unsigned int timeout_ms, struct cmd_result *res);
-void cmd_result_release(struct cmd_result *res);
 
 enum enable_status {
     ENABLE_ADDED,       /* panic device added (and <on_crash> set if asked) */
