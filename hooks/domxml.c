@@ -622,6 +622,17 @@ domxml_model_fits(const struct domxml *d, enum panic_model m, char **why)
 }
 
 bool
+domxml_has_feature(const struct domxml *d, const char *name)
+{
+    /* libvirt reads every <features> element, as it does every <devices> above */
+    for (xmlNode *f = d->root->children; f; f = f->next) {
+        if (is_element(f, "features") && first_child(f, name))
+            return true;
+    }
+    return false;
+}
+
+bool
 domxml_has_panic_model(const struct domxml *d, enum panic_model m)
 {
     return (unsigned int)m < PANIC_MODEL_LAST && d->panic_by_model[m] > 0;

@@ -79,6 +79,13 @@ const char *domxml_on_crash(const struct domxml *d);
 #define DOMXML_METADATA_NS "urn:pvpanic-tools:hook:1"
 const char *domxml_metadata_on_missing(const struct domxml *d);
 
+/*
+ * Whether <features> has the element @name (e.g. "acpi": without it libvirt
+ * passes -no-acpi and a guest cannot see the ISA pvpanic device, whose only
+ * description is the ACPI device QEMU0001).
+ */
+bool domxml_has_feature(const struct domxml *d, const char *name);
+
 /* Number of <devices><panic> elements. */
 unsigned int domxml_panic_count(const struct domxml *d);
 

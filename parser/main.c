@@ -3,6 +3,7 @@
  *
  *   pvpanic-watch audit [OPTIONS] [FILE...]    one-shot scan (audit.c)
  *   pvpanic-watch follow [OPTIONS] [FILE...]   the daemon (follow.c)
+ *   pvpanic-watch drill [OPTIONS] DOMAIN       the fire drill (drill.c)
  *
  * Each command is one row of the table below and parses its own options.
  */
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "drill.h"
 #include "follow.h"
 #include "cleanup.h"
 #include "log.h"
@@ -26,6 +28,7 @@ struct command {
 static const struct command commands[] = {
     { "audit", audit_main, "scan libvirt logs once and report guest crash events" },
     { "follow", follow_main, "follow libvirt logs and alert when a guest crashes (the daemon)" },
+    { "drill", drill_main, "crash one guest on purpose and prove its crash alert works" },
 };
 
 static void
