@@ -244,7 +244,8 @@ conf_parse_string(const char *name, const char *text, size_t len,
 int
 conf_parse_file(const char *path, bool secure, conf_entry_fn fn, void *opaque)
 {
-    AUTOCLOSE int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* secure: a FIFO planted at the path must not block the daemon (refused below) */
+    AUTOCLOSE int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | (secure ? O_NONBLOCK : 0));
     AUTOFREE char *text = NULL;
     size_t len = 0;
     int rc;

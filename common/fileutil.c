@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -117,6 +119,19 @@ fsync_parent_dir(const char *path)
     return 0;
 }
 
+/* 32 random bits (getrandom), or a mix of time and @attempt where that fails. */
+static unsigned int
+temp_suffix(int attempt)
+{
+    unsigned int r = 0;
+    struct timespec ts;
+
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+        return r;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned int)ts.tv_nsec ^ ((unsigned int)ts.tv_sec << 20) ^ (unsigned int)attempt;
+}
+
 int
 write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
@@ -124,9 +139,15 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
     AUTOCLOSE int fd = -1;
     int rc;
 
+    /*
+     * O_EXCL|O_NOFOLLOW: a file or symlink planted at the temp name (in a
+     * world-writable directory) is never written through; an unpredictable
+     * suffix means nobody can plant all the names we would try either.
+     * "PATH.tmp.PID." stays the prefix, for cleaning up after a crash.
+     */
     for (int attempt = 0; fd < 0; attempt++) {
         free(tmp);
-        tmp = xasprintf("%s.tmp.%ld.%d", path, (long)getpid(), attempt);
+        tmp = xasprintf("%s.tmp.%ld.%08x", path, (long)getpid(), temp_suffix(attempt));
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0 && (errno != EEXIST || attempt >= 16))
             return -errno;

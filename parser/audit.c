@@ -1058,7 +1058,8 @@ audit_main(int argc, char **argv)
     if (o.config || access(WATCHCONF_DEFAULT_PATH, F_OK) == 0) {
         const char *path = o.config ? o.config : WATCHCONF_DEFAULT_PATH;
 
-        rc = watchconf_load_file(wc, path, false, audit_conf_door, &fc);
+        /* As root, the same rule as the daemon: a config others can write is refused. */
+        rc = watchconf_load_file(wc, path, geteuid() == 0, audit_conf_door, &fc);
         if (rc < 0) {
             if (rc == -EINVAL)
                 log_warnx("%s: configuration has errors (see above)", path);

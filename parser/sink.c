@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -386,12 +387,16 @@ sinkset_conf_finish(struct sinkset *ss, const char *file, char **errmsg)
 /*
  * Open an output file we append to. O_NOFOLLOW refuses a symlink planted at
  * the path; a regular file owned by someone else (e.g. pre-created in a
- * sticky world-writable directory) is refused too.
+ * sticky world-writable directory) is refused too, and so is a second name
+ * of another file (a hard link to a root-owned file planted where
+ * fs.protected_hardlinks is off). O_NONBLOCK: a FIFO planted at the path
+ * must not block the daemon in open() (it is refused as not regular).
  */
 static int
 open_output(const char *path)
 {
-    AUTOCLOSE int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+    AUTOCLOSE int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+                                      O_CLOEXEC | O_NOCTTY, 0640);
     struct stat sb;
 
     if (fd < 0) {
@@ -402,6 +407,11 @@ open_output(const char *path)
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
         (sb.st_uid != geteuid() && sb.st_uid != 0)) {
         log_warnx("refusing alert output '%s': not a regular file owned by us or root", path);
+        return -1;
+    }
+    if (sb.st_nlink > 1) {
+        log_warnx("refusing alert output '%s': it has %ju hard links (another file's name?)",
+                  path, (uintmax_t)sb.st_nlink);
         return -1;
     }
     return steal_fd(&fd);
@@ -442,7 +452,7 @@ int
 sink_json_recent_ids(const char *path, size_t max_bytes,
                      void (*fn)(const char *id, void *opaque), void *opaque)
 {
-    AUTOCLOSE int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    AUTOCLOSE int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     AUTOFREE char *buf = NULL;
     struct stat sb;
     off_t start;
@@ -454,6 +464,8 @@ sink_json_recent_ids(const char *path, size_t max_bytes,
         return -errno;
     if (fstat(fd, &sb) < 0)
         return -errno;
+    if (!S_ISREG(sb.st_mode))
+        return -EINVAL;
     start = sb.st_size > (off_t)max_bytes ? sb.st_size - (off_t)max_bytes : 0;
     if (lseek(fd, start, SEEK_SET) < 0)
         return -errno;
@@ -623,20 +635,43 @@ syslog_emit(struct sink *s, const struct alert *a, const char *text, const char 
     syslog(s->priority | s->facility, "%s", text);
 }
 
+/*
+ * One value of the human line: as is when it is a plain word, JSON-quoted
+ * otherwise. Values come from the log (a QMP action, an operator rule's
+ * capture) and may hold a newline: it must not start a second syslog line.
+ */
+static void
+add_word(struct strbuf *out, const char *s)
+{
+    if (!s) {
+        strbuf_addch(out, '-');
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
+            strbuf_add_json_str(out, s, strlen(s));
+            return;
+        }
+    }
+    strbuf_addstr(out, *s ? s : "\"\"");
+}
+
 static void
 describe_alert(struct strbuf *out, const struct alert *a)
 {
-    strbuf_addf(out, "guest %s: domain ", a->event);
+    strbuf_addstr(out, "guest ");
+    add_word(out, a->event);
+    strbuf_addstr(out, ": domain ");
     if (a->domain)
         strbuf_add_json_str(out, a->domain, strlen(a->domain));
     else
         strbuf_addstr(out, "unknown (the log does not name it)");
     strbuf_addstr(out, " monitor=");
-    strbuf_addstr(out, a->monitor ? a->monitor : "-");
+    add_word(out, a->monitor);
     strbuf_addstr(out, " action=");
-    strbuf_addstr(out, a->action ? a->action : "-");
+    add_word(out, a->action);
     strbuf_addstr(out, " time=");
-    strbuf_addstr(out, a->time ? a->time : "-");
+    add_word(out, a->time);
     if (a->details) {
         strbuf_addstr(out, " details=");
         strbuf_add_json_str(out, a->details, strlen(a->details));
@@ -821,12 +856,18 @@ prom_unescape(const char *p, struct strbuf *out)
 static void
 prom_restore(struct sinkset *ss, const char *path)
 {
+    AUTOCLOSE int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     AUTOFREE char *text = NULL;
     size_t len = 0;
+    struct stat sb;
     char *line;
     char *save = NULL;
 
-    if (read_file_capped(path, 64u << 20, &text, &len) < 0)
+    /* Only our own earlier output: never through a symlink, never a FIFO or device. */
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+        (sb.st_uid != geteuid() && sb.st_uid != 0))
+        return;
+    if (read_fd_capped(fd, 64u << 20, &text, &len) < 0)
         return;
     for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         static const char *const names[] = {

@@ -1973,7 +1973,7 @@ tail_state_save(struct tail *t, const char *path, const void *blob, size_t blob_
 
 /*
  * A save killed between creating its temp file and the rename leaves
- * "PATH.tmp.PID.N" behind (write_file_atomic's name). Remove those of
+ * "PATH.tmp.PID.*" behind (write_file_atomic's name). Remove those of
  * processes that no longer exist, so crashes do not pile them up.
  */
 static void

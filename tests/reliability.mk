@@ -1,0 +1,14 @@
+# Process-level tests of hostile input and hostile environments (issue 6):
+# tests/sec_*.sh (config and state files of a root daemon), tests/res_*.sh
+# (resource exhaustion: inotify, fds, disk full, read-only state, memory)
+# and tests/follow_injection.sh (names and log content reaching every
+# sink). They drive the real binaries (under $PVPANIC_VALGRIND when set);
+# the ones that need root, a private mount namespace or python3 skip
+# outside CI and fail under CI=true. The fuzz targets: tests/fuzz/local.mk.
+
+TESTS += \
+	tests/sec_files.sh \
+	$(NULL)
+EXTRA_DIST += \
+	tests/sec_files.sh \
+	$(NULL)
