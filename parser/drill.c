@@ -120,6 +120,7 @@ struct drill {
     struct detect *det;
     int src;
     uint64_t read_from;
+    uint64_t lines_from;        /* byte offset of what the event's "line" counts from */
     uint64_t armed_from;        /* events from records at/after this offset count */
     bool send_seen;
     bool send_ambiguous;
@@ -1155,6 +1156,7 @@ wait_for_event(struct drill *d, int fd, uint64_t off)
                 off = 0;
                 detect_source_set_position(d->det, d->src, 0, 1);
                 d->armed_from = 0;
+                d->lines_from = 0;
                 continue;
             }
             if (stat(d->log_path, &st) == 0 && (st.st_ino != st0.st_ino || st.st_dev != st0.st_dev)) {
@@ -1166,6 +1168,7 @@ wait_for_event(struct drill *d, int fd, uint64_t off)
                     st0 = st;
                     detect_source_set_position(d->det, d->src, 0, 1);
                     d->armed_from = 0;
+                    d->lines_from = 0;
                 }
                 if (nfd >= 0)
                     close(nfd);
@@ -1266,6 +1269,7 @@ run_nmi(struct drill *d)
     /* names: replay from the start of the domain's monitor lifetime */
     d->read_from = d->marker >= 0 && (uint64_t)d->marker <= size ? (uint64_t)d->marker : size;
     d->armed_from = size;
+    d->lines_from = d->read_from;
     detect_source_set_position(d->det, d->src, d->read_from, 1);
     if (d->read_from < size) {
         uint64_t upto = size - d->read_from > DRILL_MAX_HISTORY ? d->read_from + DRILL_MAX_HISTORY : size;
@@ -1278,6 +1282,7 @@ run_nmi(struct drill *d)
         if (upto < size) {
             /* the monitor is named by now; the middle of a huge log is not needed */
             detect_source_set_position(d->det, d->src, size, 1);
+            d->lines_from = size;
         }
     }
 
@@ -1435,6 +1440,7 @@ print_json(const struct drill *d)
     strbuf_addstr(&out, ",\"daemon_config\":");
     strbuf_add_json_strz(&out, d->daemon_conf);
     json_ms(&out, "log_read_from", d->det != NULL, (int64_t)d->read_from);
+    json_ms(&out, "log_lines_from", d->det != NULL, (int64_t)d->lines_from);
     strbuf_addstr(&out, ",\"watcher_pid\":");
     if (d->w.pid)
         strbuf_addf(&out, "%ld", d->w.pid);

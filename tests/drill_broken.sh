@@ -140,3 +140,16 @@ if command -v script >/dev/null; then
     no_nmi "tty answered no"
     ok "terminal: answering 'no' injects nothing (exit 2)"
 fi
+
+# the man page documents every option of drill --help in its DRILL section
+if command -v man >/dev/null 2>&1; then
+    page="$abs_top_srcdir/share/man/pvpanic-watch.8"
+    warnings=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null)
+    [ -z "$warnings" ] || fail "man --warnings: $warnings"
+    section=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -E UTF-8 -l "$page" 2>/dev/null | sed -n '/^DRILL/,/^[A-Z]/p')
+    [ -n "$section" ] || fail "pvpanic-watch(8) has no DRILL section"
+    for opt in $("$WATCH" drill --help | sed -nE 's/^ +(-[a-zA-Z], +)?(--[a-z][a-z-]*).*/\2/p'); do
+        grep -qF -- "$opt" <<<"$section" || fail "drill $opt is in --help but not in DRILL"
+    done
+    ok "pvpanic-watch(8) DRILL documents every drill option"
+fi

@@ -54,7 +54,7 @@ CPATH="$T/nobin:/usr/bin:/bin"
 # Subcommands.
 expect_only "pvpanic-hook " patch check enable check-config hook help
 expect_only "pvpanic-hook ch" check check-config
-expect_only "pvpanic-watch " audit follow help
+expect_only "pvpanic-watch " audit follow drill help
 expect_only "pvpanic-hook --ver" --verbose --version
 expect_only "pvpanic-hook help " patch check enable check-config hook
 
@@ -70,7 +70,7 @@ for cmd in patch check enable check-config hook; do
     # shellcheck disable=SC2086
     [ -n "${opts// /}" ] && expect "pvpanic-hook $cmd --" $opts
 done
-for cmd in audit follow; do
+for cmd in audit follow drill; do
     opts=$("$WATCH" "$cmd" --help | long_opts)
     [ -n "${opts// /}" ] || fail "no option found in 'pvpanic-watch $cmd --help'"
     # shellcheck disable=SC2086
@@ -103,6 +103,9 @@ expect_only "pvpanic-hook enable we" web-01 web-02
 expect_only "pvpanic-hook enable my" 'my\ vm'
 expect_only "pvpanic-hook enable --connect test:///x " uri-vm
 expect_only "pvpanic-hook enable -n -- w" web-01 web-02
+expect_only "pvpanic-watch drill --yes we" web-01 web-02
+expect_only "pvpanic-watch drill -- my" 'my\ vm'
+expect_only "pvpanic-watch drill --connect test:///x " uri-vm
 # Without virsh: files.
 CPATH="$T/nobin:/usr/bin:/bin"
 if ! PATH=$CPATH command -v virsh >/dev/null 2>&1; then
