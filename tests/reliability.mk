@@ -8,7 +8,9 @@
 
 TESTS += \
 	tests/sec_files.sh \
+	tests/follow_injection.sh \
 	$(NULL)
 EXTRA_DIST += \
 	tests/sec_files.sh \
+	tests/follow_injection.sh \
 	$(NULL)
