@@ -582,6 +582,13 @@ load_line(struct resolve *r, char *line)
             !parse_i64f(f[6], &opened) || !parse_by(f[7], &by) || !parse_u64f(f[8], 10, &touch) ||
             !field_name(f[9], &name, &len))
             return false;
+        /* A name always comes with how it was found, and only from monitor evidence. */
+        if ((name != NULL) != (by != PV_RESOLVED_NONE) ||
+            (by != PV_RESOLVED_NONE && by != PV_RESOLVED_CONNECT && by != PV_RESOLVED_RECONNECT &&
+             by != PV_RESOLVED_MONITOR && by != PV_RESOLVED_TAINT)) {
+            free(name);
+            return false;
+        }
         if (r->mons.count >= RESOLVE_MAX_MONITORS && !pmap_get(&r->mons, mon)) {
             free(name);
             return true;
