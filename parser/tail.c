@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/timerfd.h>
@@ -142,6 +143,7 @@ struct tdir {
 
 struct tail {
     struct tail_opts opts;
+    bool fd_limit_warned;       /* the open file limit was reported */
     int ifd;
     int epfd;
     int tfd;
@@ -293,6 +295,22 @@ fd_btime(int fd, struct statx_timestamp *out)
  * covers the race). Returns an fd, or -errno with *@sb valid for -EFTYPE-like
  * cases: -EINVAL means "exists but is not a regular file".
  */
+/*
+ * Log files may not take the last file descriptors: the state file, the
+ * alert outputs, exec children and directory scans need some. Past this,
+ * opening one more log file fails as EMFILE would.
+ */
+#define TAIL_FD_RESERVE 32
+
+static bool
+fd_in_reserve(int fd)
+{
+    struct rlimit rl;
+
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+           (rlim_t)fd + TAIL_FD_RESERVE >= rl.rlim_cur;
+}
+
 static int
 open_regular_at(int dirfd, const char *path, struct stat *sb)
 {
@@ -305,6 +323,10 @@ open_regular_at(int dirfd, const char *path, struct stat *sb)
     fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -errno;
+    if (fd_in_reserve(fd)) {
+        close(fd);
+        return -EMFILE;
+    }
     if (fstat(fd, sb) < 0 || !S_ISREG(sb->st_mode)) {
         int err = S_ISREG(sb->st_mode) ? errno : EINVAL;
 
@@ -1133,6 +1155,20 @@ name_try_open(struct tail *t, struct tname *n, enum tail_open_reason reason)
                 log_warnx("'%s' is %s: not following it until a regular file replaces it",
                           n->path, file_kind(sb.st_mode));
             n->warned |= WARN_NOTREG;
+        } else if (fd == -EMFILE || fd == -ENFILE) {
+            /* One line for all the files the limit keeps out, not one each. */
+            if (!t->fd_limit_warned) {
+                struct rlimit rl = { 0 };
+
+                getrlimit(RLIMIT_NOFILE, &rl);
+                log_warnx("cannot open '%s' and maybe more files: the open file limit is "
+                          "reached (%s, ulimit -n %llu); following the files already open "
+                          "and retrying the others; raise the limit (LimitNOFILE=)",
+                          n->path, fd == -ENFILE ? "system-wide" : "per process",
+                          (unsigned long long)rl.rlim_cur);
+                t->fd_limit_warned = true;
+            }
+            n->warned |= WARN_OPEN;
         } else {
             if (!(n->warned & WARN_OPEN)) {
                 errno = -fd;

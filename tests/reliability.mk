@@ -9,8 +9,10 @@
 TESTS += \
 	tests/sec_files.sh \
 	tests/follow_injection.sh \
+	tests/res_fdlimit.sh \
 	$(NULL)
 EXTRA_DIST += \
 	tests/sec_files.sh \
 	tests/follow_injection.sh \
+	tests/res_fdlimit.sh \
 	$(NULL)
