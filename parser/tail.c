@@ -144,6 +144,7 @@ struct tdir {
 struct tail {
     struct tail_opts opts;
     bool fd_limit_warned;       /* the open file limit was reported */
+    bool watch_limit_warned;    /* the inotify watch limit was reported */
     int ifd;
     int epfd;
     int tfd;
@@ -336,6 +337,22 @@ open_regular_at(int dirfd, const char *path, struct stat *sb)
     return fd;
 }
 
+/*
+ * The inotify watch limit is a host setting: warn once, with what to do;
+ * every other file or directory it keeps out is polled too and only noted.
+ */
+static void
+watch_limit_report(struct tail *t, const char *what, const char *path)
+{
+    if (!t->watch_limit_warned)
+        log_warnx("cannot watch %s'%s': inotify watch limit reached "
+                  "(fs.inotify.max_user_watches): polling it every %u ms, and any other file "
+                  "or directory the limit keeps out", what, path, t->opts.poll_interval_ms);
+    else
+        log_info("cannot watch %s'%s' either (inotify watch limit): polling it", what, path);
+    t->watch_limit_warned = true;
+}
+
 /* Remote file systems where inotify misses other hosts' writes (GNU tail's list). */
 static bool
 is_remote_fs(int fd, unsigned long *type)
@@ -522,9 +539,7 @@ file_watch_once(struct tail *t, struct tfile *f)
     if (wd < 0) {
         if (!(*warned & WARN_WATCH)) {
             if (errno == ENOSPC || errno == ENOMEM)
-                log_warnx("cannot watch '%s': inotify watch limit reached "
-                          "(fs.inotify.max_user_watches): polling it every %u ms",
-                          f->path, t->opts.poll_interval_ms);
+                watch_limit_report(t, "", f->path);
             else
                 log_warn("cannot watch '%s' with inotify (polling it every %u ms)",
                          f->path, t->opts.poll_interval_ms);
@@ -622,9 +637,7 @@ want_dir(struct tail *t, const char *dir)
     if (wd < 0) {
         if (!d->polled) {
             if (errno == ENOSPC || errno == ENOMEM)
-                log_warnx("cannot watch directory '%s': inotify watch limit reached "
-                          "(fs.inotify.max_user_watches): checking it every %u ms",
-                          d->path, t->opts.poll_interval_ms);
+                watch_limit_report(t, "directory ", d->path);
             else
                 log_warn("cannot watch directory '%s' (checking it every %u ms)",
                          d->path, t->opts.poll_interval_ms);

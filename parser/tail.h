@@ -28,7 +28,12 @@
  *   and compares; a periodic reconcile and IN_Q_OVERFLOW re-check everything.
  *   Where inotify cannot be used (inotify_init1 fails, ENOSPC/ENOMEM from
  *   inotify_add_watch, remote file systems by fstatfs f_type) the file is
- *   polled, and that is logged once per file and reason.
+ *   polled, and that is logged once per file and reason (the watch limit,
+ *   a host setting, is warned about once; each further file or directory
+ *   it keeps out is noted at info level). Log files never take the last
+ *   32 descriptors (the state file, sinks and exec children need some);
+ *   files the open file limit keeps out are retried, and that is warned
+ *   about once.
  *   Files rotated away before the engine saw them (two rotations between
  *   two looks, or while stopped) are found among the siblings named
  *   "P.N" / "P-N" by birth time (statx btime) and read from 0, oldest first.

@@ -10,9 +10,11 @@ TESTS += \
 	tests/sec_files.sh \
 	tests/follow_injection.sh \
 	tests/res_fdlimit.sh \
+	tests/res_inotify.sh \
 	$(NULL)
 EXTRA_DIST += \
 	tests/sec_files.sh \
 	tests/follow_injection.sh \
 	tests/res_fdlimit.sh \
+	tests/res_inotify.sh \
 	$(NULL)
