@@ -9,7 +9,7 @@
 #   bench/bench-hook.sh [BUILD_DIR] [ITERATIONS]     (defaults: build, 2000)
 #
 # Every case runs ITERATIONS times, round-robin with the others so that
-# drift hits all alike (virt-xml, ~0.2 s a call, every 25th round); each
+# drift hits all alike (virt-xml, ~0.2 s a call, every 10th round); each
 # call is timed on its own and the table shows the median / min / max per
 # call and the ratio of the median to cat's (median [min-max] over 5
 # blocks of the run). Input: share/samples/domain-nopanic.xml (a real

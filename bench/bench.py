@@ -2,7 +2,7 @@
 """bench: pvpanic-tools against what an admin would use instead, in one run.
 
     make bench                      (full: about 15 minutes on 2 cores)
-    make bench BENCH_QUICK=1        (smoke: about 3 minutes)
+    make bench BENCH_QUICK=1        (smoke: about 2 minutes)
     bench/bench.py --build BUILD_DIR [--quick] [--install-peers] [--only audit,hook,follow]
                    [--data DIR] [--results DIR] [--keep-data]
     bench/bench.py --render RESULTS.json       (the table again, from saved figures)
@@ -22,7 +22,8 @@ neighbouring runs drift much less):
 Every output is checked in the same run (panic count and names against the
 generator's .expected, the <panic model='isa'/> element in the XML, every
 panic alerted exactly once). The table goes to stdout and, with the raw
-figures, to RESULTS/latest.md and latest.json. Exit status: 0 done, 1 one of
+figures, to RESULTS/latest.md and latest.json (latest-quick.* for the quick
+profile, latest-custom.* when a setting was changed). Exit status: 0 done, 1 one of
 OUR outputs was wrong (the table is still written), 2 cannot run.
 """
 import argparse
@@ -48,10 +49,10 @@ SCHEMA = 1
 # Full and quick profiles; every value can be overridden on the command line.
 PROFILES = {
     'full': dict(sizes_mb='100,1024', audit_repeats=5, f2b_repeats=3, hook_rounds=1000,
-                 hook_blocks=5, virtxml_every=25, follow_rates='1,10,50', follow_seconds=20,
-                 follow_repeats=3),
+                 hook_blocks=5, virtxml_every=10, follow_rates='1,10,50', follow_seconds=20,
+                 follow_repeats=4),
     'quick': dict(sizes_mb='20,100', audit_repeats=3, f2b_repeats=1, hook_rounds=200,
-                  hook_blocks=4, virtxml_every=20, follow_rates='1,10,50', follow_seconds=5,
+                  hook_blocks=4, virtxml_every=20, follow_rates='1,10,50', follow_seconds=10,
                   follow_repeats=1),
 }
 
@@ -828,7 +829,8 @@ def main():
     ap.add_argument('--data', help='generated data go to a new directory in DATA (default '
                     'BUILD/bench-data), removed at the end')
     ap.add_argument('--results', help='write latest.md and latest.json there (make bench: '
-                    'bench/results of the source tree)')
+                    'bench/results of the source tree); latest-quick.* or latest-custom.* '
+                    'unless the full profile ran')
     ap.add_argument('--quick', action='store_true', help='the ~3 minute smoke profile')
     ap.add_argument('--only', default='audit,hook,follow')
     ap.add_argument('--install-peers', action='store_true',
@@ -911,10 +913,13 @@ def main():
     if a.results and only < {'audit', 'hook', 'follow'}:
         say('partial run (--only %s): not written to %s' % (a.only, a.results))
     elif a.results:
+        # only the full profile replaces the committed table (README quotes it)
+        stem = os.path.join(os.path.abspath(a.results),
+                            'latest' if profile == 'full' else 'latest-' + profile)
         os.makedirs(a.results, exist_ok=True)
-        write_atomic(os.path.join(a.results, 'latest.json'), json.dumps(results, indent=1) + '\n')
-        write_atomic(os.path.join(a.results, 'latest.md'), text)
-        say('wrote %s/latest.md and latest.json' % a.results)
+        write_atomic(stem + '.json', json.dumps(results, indent=1) + '\n')
+        write_atomic(stem + '.md', text)
+        say('wrote %s.md and %s.json' % (stem, os.path.basename(stem)))
     return 1 if results['errors'] else 0
 
 

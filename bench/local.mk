@@ -2,12 +2,13 @@
 # Not part of make check or CI (slow, noisy; tests/bench_smoke.sh keeps the
 # harness from rotting):
 #   make bench                  every workload, about 15 minutes on 2 cores
-#   make bench BENCH_QUICK=1    the same at small sizes, about 3 minutes
+#   make bench BENCH_QUICK=1    the same at small sizes, about 2 minutes
 #   make bench BENCH_ARGS='--only hook --hook-rounds 300'  (partial: not saved;
 #                               options: bench/bench.py --help)
 # It apt-get installs missing peers when run as root or with password-less
 # sudo (otherwise their rows say what is missing), prints one table and
 # writes it with the raw figures to bench/results/latest.md and latest.json
+# (BENCH_QUICK=1: latest-quick.md and .json, not committed)
 # in the SOURCE tree (committed: the README quotes it). Generated logs go to
 # bench-data/ in the build directory and are removed at the end.
 
