@@ -570,10 +570,16 @@ save_state(struct follow *f)
 
     if (!f->state_path)
         return;
+    f->last_save_ms = mono_ms();
+    /*
+     * An alert a json output could not take yet (disk full) is not on disk:
+     * the position stays before it until it is, so a restart re-reads it.
+     */
+    if (sinkset_backlog(f->ss))
+        return;
     blob_build(f, &blob);
     if (tail_state_save(f->tail, f->state_path, blob.buf, blob.len) == 0)
         f->emitted = false;
-    f->last_save_ms = mono_ms();
     strbuf_release(&blob);
 }
 

@@ -33,6 +33,9 @@ extern char **environ;
 #define PROM_MAX_DOMAINS 10000
 #define PROM_HEALTH_INTERVAL_MS 10000
 #define SHUTDOWN_WAIT_MS 5000
+/* Alerts a json output could not take (disk full) are kept this far and retried. */
+#define JSON_BACKLOG_MAX (4u << 20)
+#define JSON_RETRY_MS 1000
 
 enum sink_kind {
     SINK_JSON,
@@ -61,6 +64,10 @@ struct sink {
     char *path;
     int fd;
     bool dirty;
+    struct strbuf backlog;      /* json lines not written yet (write error), in order */
+    size_t backlog_lines;
+    size_t backlog_dropped;     /* lines that did not fit in JSON_BACKLOG_MAX */
+    bool write_failing;         /* reported once until a write works again */
     /* syslog */
     int facility;
     int priority;
@@ -150,6 +157,7 @@ sink_free(struct sink *s)
         free_envp(s->queue[i].envp);
     free(s->queue);
     conf_free_words(s->argv);
+    strbuf_release(&s->backlog);
     free(s->path);
     free(s->where);
     free(s);
@@ -428,24 +436,70 @@ json_open(struct sink *s)
     return s->fd < 0 ? -EINVAL : 0;
 }
 
+/*
+ * Write what the backlog holds. A failed write (disk full, I/O error) is
+ * undone to the last whole line, so the file never holds a torn line, and
+ * the lines are kept (bounded) for the next try: sinkset_tick() retries
+ * every JSON_RETRY_MS. Reported once per outage, and when it is over.
+ */
+static void
+json_flush(struct sinkset *ss, struct sink *s)
+{
+    struct stat sb;
+    int rc;
+
+    if (s->fd < 0 || s->backlog.len == 0)
+        return;
+    rc = fstat(s->fd, &sb) < 0 ? -errno : 0;
+    if (rc == 0)
+        rc = write_all(s->fd, s->backlog.buf, s->backlog.len);
+    if (rc < 0) {
+        ss->stats.write_errors++;
+        if (S_ISREG(sb.st_mode) && ftruncate(s->fd, sb.st_size) < 0 && !s->write_failing)
+            log_warn("cannot cut a partly written alert off '%s'", s->path);
+        if (!s->write_failing)
+            log_warnx("cannot write alerts to '%s': %s; keeping them (up to %u MiB) and retrying",
+                      s->path, strerror(-rc), JSON_BACKLOG_MAX >> 20);
+        s->write_failing = true;
+        return;
+    }
+    if (s->write_failing)
+        log_info("alerts written to '%s' again (%zu delayed%s)", s->path, s->backlog_lines,
+                 s->backlog_dropped ? ", some lost: see above" : "");
+    if (s->backlog_dropped)
+        log_warnx("%zu alerts could not be kept for '%s' while it failed", s->backlog_dropped,
+                  s->path);
+    s->write_failing = false;
+    s->backlog_dropped = 0;
+    s->backlog_lines = 0;
+    strbuf_reset(&s->backlog);
+    s->dirty = true;
+}
+
 static void
 json_emit(struct sinkset *ss, struct sink *s, const struct alert *a)
 {
-    struct strbuf line = STRBUF_INIT;
-    int rc;
-
     if (s->fd < 0)
         return;
-    strbuf_addstr(&line, a->json);
-    strbuf_addch(&line, '\n');
-    /* One write() per line: O_APPEND keeps concurrent lines whole. */
-    rc = write_all(s->fd, line.buf, line.len);
-    if (rc < 0) {
-        ss->stats.write_errors++;
-        log_warnx("cannot write alert to '%s': %s", s->path, strerror(-rc));
+    /* One write() per line (or per backlog): O_APPEND keeps concurrent lines whole. */
+    if (s->backlog.len + strlen(a->json) + 1 > JSON_BACKLOG_MAX) {
+        s->backlog_dropped++;
+    } else {
+        strbuf_addstr(&s->backlog, a->json);
+        strbuf_addch(&s->backlog, '\n');
+        s->backlog_lines++;
     }
-    s->dirty = true;
-    strbuf_release(&line);
+    json_flush(ss, s);
+}
+
+bool
+sinkset_backlog(const struct sinkset *ss)
+{
+    for (size_t i = 0; i < ss->nsinks; i++) {
+        if (ss->sinks[i]->kind == SINK_JSON && ss->sinks[i]->backlog.len > 0)
+            return true;
+    }
+    return false;
 }
 
 int
@@ -1188,6 +1242,8 @@ sinkset_sync(struct sinkset *ss, uint64_t now_ms)
     for (size_t i = 0; i < ss->nsinks; i++) {
         struct sink *s = ss->sinks[i];
 
+        if (s->kind == SINK_JSON)
+            json_flush(ss, s);
         if (s->kind == SINK_JSON && s->dirty && s->fd >= 0) {
             if (fdatasync(s->fd) < 0 && errno != EINVAL && errno != EROFS)
                 log_warn("cannot sync alert output '%s'", s->path);
@@ -1228,6 +1284,8 @@ sinkset_next_tick_ms(const struct sinkset *ss, uint64_t now_ms)
                         if (next < 0 || v_ < next) next = v_; } while (0)
     if (ss->nchildren > 0)
         SOONER(100);
+    if (sinkset_backlog(ss))
+        SOONER(JSON_RETRY_MS);
     for (size_t i = 0; i < ss->nthrottle; i++) {
         const struct throttle_ent *t = &ss->throttle[i];
 
@@ -1265,6 +1323,13 @@ sinkset_shutdown(struct sinkset *ss, uint64_t now_ms)
     ss->health_dirty = true;
     ss->prom_written_ms = 0;
     sinkset_sync(ss, now_ms + PROM_HEALTH_INTERVAL_MS + SHUTDOWN_WAIT_MS);
+    for (size_t i = 0; i < ss->nsinks; i++) {
+        const struct sink *s = ss->sinks[i];
+
+        if (s->kind == SINK_JSON && s->backlog_lines > 0)
+            log_warnx("%zu alerts were never written to '%s' (still failing at exit)",
+                      s->backlog_lines, s->path);
+    }
 }
 
 void

@@ -73,8 +73,16 @@ int sinkset_open(struct sinkset *ss);
 void sinkset_reopen(struct sinkset *ss);
 
 void sinkset_emit(struct sinkset *ss, const struct alert *a, uint64_t now_ms);
-/* fdatasync json outputs and rewrite the metrics file if anything changed. */
+/*
+ * Retry json lines a write error held back, fdatasync json outputs and
+ * rewrite the metrics file if anything changed.
+ */
 void sinkset_sync(struct sinkset *ss, uint64_t now_ms);
+/*
+ * True while a json output holds alerts it could not write (disk full):
+ * the caller must not save a position past them (they are not on disk).
+ */
+bool sinkset_backlog(const struct sinkset *ss);
 void sinkset_set_health(struct sinkset *ss, const struct sink_health *h);
 /* Timeouts, reaping, throttle summaries. */
 void sinkset_tick(struct sinkset *ss, uint64_t now_ms);

@@ -11,10 +11,14 @@ TESTS += \
 	tests/follow_injection.sh \
 	tests/res_fdlimit.sh \
 	tests/res_inotify.sh \
+	tests/res_diskfull.sh \
+	tests/res_rostate.sh \
 	$(NULL)
 EXTRA_DIST += \
 	tests/sec_files.sh \
 	tests/follow_injection.sh \
 	tests/res_fdlimit.sh \
 	tests/res_inotify.sh \
+	tests/res_diskfull.sh \
+	tests/res_rostate.sh \
 	$(NULL)
