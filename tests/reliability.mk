@@ -13,6 +13,7 @@ TESTS += \
 	tests/res_inotify.sh \
 	tests/res_diskfull.sh \
 	tests/res_rostate.sh \
+	tests/res_memory.sh \
 	$(NULL)
 EXTRA_DIST += \
 	tests/sec_files.sh \
@@ -21,4 +22,5 @@ EXTRA_DIST += \
 	tests/res_inotify.sh \
 	tests/res_diskfull.sh \
 	tests/res_rostate.sh \
+	tests/res_memory.sh \
 	$(NULL)
