@@ -8,6 +8,7 @@
 
 TESTS += \
 	tests/sec_files.sh \
+	tests/sec_hook.sh \
 	tests/follow_injection.sh \
 	tests/res_fdlimit.sh \
 	tests/res_inotify.sh \
@@ -17,6 +18,7 @@ TESTS += \
 	$(NULL)
 EXTRA_DIST += \
 	tests/sec_files.sh \
+	tests/sec_hook.sh \
 	tests/follow_injection.sh \
 	tests/res_fdlimit.sh \
 	tests/res_inotify.sh \
