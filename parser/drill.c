@@ -1273,10 +1273,11 @@ run_nmi(struct drill *d)
     detect_source_set_position(d->det, d->src, d->read_from, 1);
     if (d->read_from < size) {
         uint64_t upto = size - d->read_from > DRILL_MAX_HISTORY ? d->read_from + DRILL_MAX_HISTORY : size;
+        int rc;
 
         buf = xmalloc(DRILL_CHUNK);
-        if (feed_range(d, fd, d->read_from, upto, buf) < 0) {
-            d->error = xasprintf("cannot read %s: %s", d->log_path, strerror(errno));
+        if ((rc = feed_range(d, fd, d->read_from, upto, buf)) < 0) {
+            d->error = xasprintf("cannot read %s: %s", d->log_path, strerror(-rc));
             return DRILL_EXIT_ERROR;
         }
         if (upto < size) {
