@@ -60,6 +60,7 @@ struct source {
     struct detect_source_stats st;
     /* after detect_load_state(): HEADs starting at or before this were processed */
     bool have_seen;
+    bool loaded;                    /* a detect-source line of this load was given to it */
     uint64_t seen_head_start;
     uint64_t last_head_start;
     bool any_head;
@@ -1687,11 +1688,18 @@ load_source(struct detect *det, struct fields *fs)
 
     if (fs->bad || !name)
         return false;
+    /*
+     * Several sources may share a name (one per file that was at a path:
+     * the rotated one being drained and its successor). Lines are saved in
+     * the order the sources were added: the k-th line of a name belongs to
+     * the k-th source of that name, never to all of them.
+     */
     for (size_t i = 0; i < det->nsrc; i++) {
         struct source *s = det->src[i];
 
-        if (strcmp(s->name, name) != 0)
+        if (s->loaded || strcmp(s->name, name) != 0)
             continue;
+        s->loaded = true;
         logrec_set_position(s->sp, off, line);
         s->have_seen = any != 0;
         s->any_head = any != 0;
@@ -1703,6 +1711,7 @@ load_source(struct detect *det, struct fields *fs)
         s->io_tid = io_tid;
         s->io_time = io_time;
         s->io_line = io_line;
+        break;
     }
     return true;
 }
@@ -1896,6 +1905,8 @@ detect_load_state(struct detect *det, const char *text, size_t len)
     int rc;
 
     clear_state(det);
+    for (size_t i = 0; i < det->nsrc; i++)
+        det->src[i]->loaded = false;
     rc = resolve_load(det->res, text, len);
     while (rc == 0 && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

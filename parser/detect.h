@@ -156,7 +156,8 @@ bool detect_stats_lacks_monitor_lines(const struct detect_source_stats *st);
  * Serialise the detector state (resolver tables, events being assembled or
  * held, panics waiting for their worker record, recent events, clock,
  * per-source positions) as text; restore it into a detector created with
- * the same config and sources (matched by name). Returns 0 or -EINVAL;
+ * the same config and sources (matched by name; sources that share a name
+ * are matched in the order they were added). Returns 0 or -EINVAL;
  * on error the detector is left empty (as new).
  */
 void detect_save_state(const struct detect *det, struct strbuf *out);

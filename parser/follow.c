@@ -50,13 +50,20 @@ struct fsrc {
     ino_t ino;
 };
 
-/* Detector sources are per path; idle ones are reused by the next file there. */
+/*
+ * Detector sources are per path (their name is the path): one per file
+ * that is at the path or was rotated away from it and is being drained.
+ * Idle ones are reused by the next file there. After a restart the state
+ * holds as many sources per path as there were; each is given back to the
+ * file that resumes at exactly its saved position.
+ */
 struct dpath {
     char *path;
     int *idle;
     size_t nidle;
-    int first;              /* the source created for it (restored from state) */
-    bool first_restored;    /* its detector position came from the state file */
+    int *restored;          /* positions from the state, not claimed by a file yet */
+    size_t nrestored;
+    size_t ndsrc;           /* detector sources created for this path */
 };
 
 /* Committed position and line number of a file, for the state blob. */
@@ -203,7 +210,7 @@ dpath_get(struct follow *f, const char *path)
             return &f->paths[i];
     }
     f->paths = xreallocarray(f->paths, f->npaths + 1, sizeof(*f->paths));
-    f->paths[f->npaths] = (struct dpath){ .path = xstrdup(path), .first = -1 };
+    f->paths[f->npaths] = (struct dpath){ .path = xstrdup(path) };
     return &f->paths[f->npaths++];
 }
 
@@ -239,6 +246,28 @@ dsrc_new(struct follow *f, const char *path)
         f->ndsrc = (size_t)id + 1;
     }
     return id;
+}
+
+static void
+dpath_add_idle(struct dpath *dp, int dsrc)
+{
+    dp->idle = xreallocarray(dp->idle, dp->nidle + 1, sizeof(*dp->idle));
+    dp->idle[dp->nidle++] = dsrc;
+}
+
+/*
+ * Restored sources no file resumed at: their files are gone (or the state
+ * was refused). They are plain idle sources now.
+ */
+static void
+release_restored(struct follow *f)
+{
+    for (size_t i = 0; i < f->npaths; i++) {
+        struct dpath *dp = &f->paths[i];
+
+        while (dp->nrestored > 0)
+            dpath_add_idle(dp, dp->restored[--dp->nrestored]);
+    }
 }
 
 static struct filepos *
@@ -312,25 +341,27 @@ on_opened(void *opaque, const struct tail_source *src)
     uint64_t line = 0;
     int dsrc;
 
-    if (dp->nidle > 0) {
-        dsrc = dp->idle[--dp->nidle];
-    } else {
-        dsrc = dsrc_new(f, src->path);
-        if (dp->first < 0)
-            dp->first = dsrc;
+    dsrc = -1;
+    for (size_t k = 0; src->reason == TAIL_OPEN_RESUME && k < dp->nrestored; k++) {
+        if (detect_source_resume_offset(f->det, dp->restored[k], NULL) == (uint64_t)src->offset) {
+            /* The detector saved exactly this position: keep what it knows. */
+            dsrc = dp->restored[k];
+            dp->restored[k] = dp->restored[--dp->nrestored];
+            break;
+        }
     }
-    if (dsrc == dp->first && dp->first_restored && src->reason == TAIL_OPEN_RESUME &&
-        detect_source_resume_offset(f->det, dsrc, NULL) == (uint64_t)src->offset) {
-        /* The detector saved exactly this position: keep what it knows. */
-        dp->first_restored = false;
-    } else {
+    if (dsrc < 0) {
+        if (dp->nidle > 0) {
+            dsrc = dp->idle[--dp->nidle];
+        } else {
+            dsrc = dsrc_new(f, src->path);
+            dp->ndsrc++;
+        }
         if (fp && fp->offset == (uint64_t)src->offset)
             line = fp->line;
         else
             line = line_at_offset(src->path, src->dev, src->ino, src->offset);
         detect_source_set_position(f->det, dsrc, (uint64_t)src->offset, line ? line : 1);
-        if (dsrc == dp->first)
-            dp->first_restored = false;
     }
     fp = filepos_get(f, (uint64_t)src->dev, (uint64_t)src->ino);
     fp->live = true;
@@ -381,8 +412,7 @@ on_closed(void *opaque, uint64_t id, enum tail_close_reason reason)
     /* A drained file's unterminated last line will never be completed. */
     detect_source_eof(f->det, s->dsrc);
     dp = &f->paths[s->path_idx];
-    dp->idle = xreallocarray(dp->idle, dp->nidle + 1, sizeof(*dp->idle));
-    dp->idle[dp->nidle++] = s->dsrc;
+    dpath_add_idle(dp, s->dsrc);
     fp = filepos_find(f, (uint64_t)s->dev, (uint64_t)s->ino);
     if (fp)
         fp->live = false;
@@ -399,7 +429,7 @@ blob_build(const struct follow *f, struct strbuf *out)
     for (size_t i = 0; i < f->npaths; i++) {
         strbuf_addstr(out, "path ");
         strbuf_add_pct(out, f->paths[i].path, strlen(f->paths[i].path));
-        strbuf_addch(out, '\n');
+        strbuf_addf(out, " %zu\n", f->paths[i].ndsrc);
     }
     for (size_t i = 0; i < f->npos; i++) {
         if (f->pos[i].live)
@@ -479,14 +509,25 @@ follow_blob_parse(const char *blob, size_t len, struct follow_blob *out)
         if (n == 3 && memcmp(line, "end", 3) == 0)
             break;
         if (n > 5 && memcmp(line, "path ", 5) == 0) {
+            const char *blank = memchr(line + 5, ' ', n - 5);
+            size_t tok = blank ? (size_t)(blank - (line + 5)) : n - 5;
+            uint64_t count = 1;
             size_t plen = 0;
-            char *path = pct_unescape(line + 5, n - 5, &plen);
+            char *path;
 
+            /* "path PATH [SOURCES]": without a count, one source (older states) */
+            if (blank && (!parse_dec_u64(blank + 1, (size_t)(line + n - blank - 1), &count) ||
+                          count == 0 || count > FOLLOW_MAX_SOURCES_PER_PATH))
+                goto bad;
+            path = pct_unescape(line + 5, tok, &plen);
             if (!path || plen == 0 || strlen(path) != plen) {
                 free(path);
                 goto bad;
             }
             out->paths = xreallocarray(out->paths, out->npaths + 1, sizeof(*out->paths));
+            out->path_sources = xreallocarray(out->path_sources, out->npaths + 1,
+                                              sizeof(*out->path_sources));
+            out->path_sources[out->npaths] = (size_t)count;
             out->paths[out->npaths++] = path;
         } else if (n > 4 && memcmp(line, "pos ", 4) == 0) {
             struct follow_blob_pos fp;
@@ -518,6 +559,7 @@ follow_blob_clear(struct follow_blob *b)
     for (size_t i = 0; i < b->nalerted; i++)
         free(b->alerted[i]);
     free(b->paths);
+    free(b->path_sources);
     free(b->pos);
     free(b->alerted);
     memset(b, 0, sizeof(*b));
@@ -541,10 +583,13 @@ blob_restore(struct follow *f, const char *blob, size_t len)
     for (size_t i = 0; i < b.npaths; i++) {
         struct dpath *dp = dpath_get(f, b.paths[i]);
 
-        if (dp->first < 0) {
-            dp->first = dsrc_new(f, b.paths[i]);
-            dp->first_restored = true;
-        }
+        if (dp->ndsrc > 0)
+            continue;
+        /* As many sources as were saved, in the same order (detect_load_state()). */
+        dp->restored = xreallocarray(dp->restored, b.path_sources[i], sizeof(*dp->restored));
+        for (size_t k = 0; k < b.path_sources[i]; k++)
+            dp->restored[dp->nrestored++] = dsrc_new(f, b.paths[i]);
+        dp->ndsrc = b.path_sources[i];
     }
     for (size_t i = 0; i < b.npos; i++) {
         *filepos_get(f, b.pos[i].dev, b.pos[i].ino) = (struct filepos){
@@ -557,8 +602,7 @@ blob_restore(struct follow *f, const char *blob, size_t len)
     if (detect_load_state(f->det, blob + b.detector_offset, len - b.detector_offset) < 0) {
         log_warnx("state '%s': the detector part is unusable; domain names of guests "
                   "started before this restart may be unknown until they restart", f->state_path);
-        for (size_t i = 0; i < f->npaths; i++)
-            f->paths[i].first_restored = false;
+        release_restored(f);
     }
     follow_blob_clear(&b);
 }
@@ -1024,6 +1068,8 @@ run_loop(struct follow *f, int sigfd)
             tail_get_stats(f->tail, &ts);
             log_info("ready: %llu file(s) open, %llu name(s) watched",
                      (unsigned long long)ts.files_open, (unsigned long long)ts.names);
+            /* Every file that resumes has done so. */
+            release_restored(f);
             ready = true;
         }
         release_held(f);
@@ -1051,6 +1097,7 @@ follow_free(struct follow *f)
     for (size_t i = 0; i < f->npaths; i++) {
         free(f->paths[i].path);
         free(f->paths[i].idle);
+        free(f->paths[i].restored);
     }
     free(f->paths);
     free(f->srcs);

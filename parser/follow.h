@@ -43,8 +43,10 @@ void follow_conf_clear(struct follow_conf *fc);
 int follow_conf_entry(const struct conf_entry *e, void *opaque, char **errmsg);
 
 /*
- * The daemon's own part of the opaque blob in the state file: the detector
- * source of each path, committed positions, recently alerted ids; then
+ * The daemon's own part of the opaque blob in the state file: the paths
+ * and how many detector sources each had ("path PATH N"; a line without N,
+ * from an older state, means one), committed positions, recently alerted
+ * ids; then
  * "end" and the detector's state (detect_save_state()) from
  * @detector_offset on. Parsed by a pure function so it can be fuzzed
  * (tests/fuzz/fuzz_followstate.c); follow_main() applies the result.
@@ -56,8 +58,12 @@ struct follow_blob_pos {
     uint64_t line;
 };
 
+/* More detector sources than this for one path is a corrupt state. */
+#define FOLLOW_MAX_SOURCES_PER_PATH 4096
+
 struct follow_blob {
     char **paths;               /* non-empty, NUL-free */
+    size_t *path_sources;       /* detector sources saved for each path (>= 1) */
     size_t npaths;
     struct follow_blob_pos *pos;
     size_t npos;

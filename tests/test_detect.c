@@ -743,6 +743,49 @@ test_interleaved_sources_and_resume(void **state)
     strbuf_release(&c.json);
 }
 
+/*
+ * Two sources with one name (follow: the file rotated away from a path and
+ * its successor): each gets its own saved position back, in order. They
+ * used to all get the last line's, so the active file resumed at the old
+ * file's offset and its first record was processed twice (a duplicate alert
+ * found by tests/follow_kill9.sh).
+ */
+static void
+test_same_name_sources_restore_in_order(void **state)
+{
+    struct count c = { 0, STRBUF_INIT };
+    struct detect *det = detect_new(NULL, count_cb, &c);
+    int active = detect_add_source(det, "libvirtd.log", DETECT_SOURCE_AUTO, NULL);
+    int rotated = detect_add_source(det, "libvirtd.log", DETECT_SOURCE_AUTO, NULL);
+    struct strbuf saved = STRBUF_INIT;
+    uint64_t want_active, want_rotated;
+
+    (void)state;
+    detect_feed(det, rotated, stream_head, sizeof(stream_head) - 1);
+    detect_feed(det, rotated, stream_recv, sizeof(stream_recv) - 1);
+    detect_source_eof(det, rotated);
+    detect_feed(det, active, stream_head, sizeof(stream_head) - 1);
+    want_active = detect_source_resume_offset(det, active, NULL);
+    want_rotated = detect_source_resume_offset(det, rotated, NULL);
+    assert_true(want_active != want_rotated);
+    detect_save_state(det, &saved);
+    {
+        struct count c2 = { 0, STRBUF_INIT };
+        struct detect *det2 = detect_new(NULL, count_cb, &c2);
+        int a2 = detect_add_source(det2, "libvirtd.log", DETECT_SOURCE_AUTO, NULL);
+        int r2 = detect_add_source(det2, "libvirtd.log", DETECT_SOURCE_AUTO, NULL);
+
+        assert_int_equal(detect_load_state(det2, saved.buf, saved.len), 0);
+        assert_int_equal(detect_source_resume_offset(det2, a2, NULL), want_active);
+        assert_int_equal(detect_source_resume_offset(det2, r2, NULL), want_rotated);
+        detect_free(det2);
+        strbuf_release(&c2.json);
+    }
+    strbuf_release(&saved);
+    detect_free(det);
+    strbuf_release(&c.json);
+}
+
 static void
 test_lacks_monitor_lines(void **state)
 {
@@ -834,6 +877,7 @@ main(void)
         cmocka_unit_test(test_streaming_emit_and_hold),
         cmocka_unit_test(test_hold_zero),
         cmocka_unit_test(test_interleaved_sources_and_resume),
+        cmocka_unit_test(test_same_name_sources_restore_in_order),
         cmocka_unit_test(test_lacks_monitor_lines),
         cmocka_unit_test(test_custom_rules),
     };

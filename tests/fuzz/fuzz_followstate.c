@@ -7,8 +7,8 @@
  *
  * Input: byte 0 = flags, the rest = the blob.
  *   flag 1: the rest is only the detector's part (the daemon's part is
- *           "pvpanic-follow 1\n" + two paths + "end\n"), so mutations go
- *           straight into detect_load_state();
+ *           "pvpanic-follow 1\n" + two paths, one with two sources, +
+ *           "end\n"), so mutations go straight into detect_load_state();
  *   flag 2: hold_ms = 0.
  *
  * Checks beyond "no crash, no leak, no UB":
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char default_part[] =
     "pvpanic-follow 1\n"
-    "path /var/log/libvirt/libvirtd.log\n"
+    "path /var/log/libvirt/libvirtd.log 2\n"
     "path /var/log/libvirt/qemu/web%2001.log\n"
     "end\n";
 
@@ -79,6 +79,7 @@ collect(const struct pv_event *ev, void *opaque)
     strbuf_addch(opaque, '\n');
 }
 
+/* The detector sources follow creates from the blob: path_sources[i] per path. */
 struct sources {
     char **paths;
     size_t n;
@@ -166,15 +167,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (b.detector_offset > input.len)
         abort();
-    /* One detector source per distinct path, as follow's dpath_get() does. */
+    /*
+     * As follow's blob_restore(): for each distinct path, as many detector
+     * sources (sharing its name) as the blob says (a repeated path: once).
+     */
     for (size_t i = 0; i < b.npaths; i++) {
         bool dup = false;
 
-        if (!b.paths[i][0] || strlen(b.paths[i]) == 0)
+        if (!b.paths[i][0] || b.path_sources[i] < 1 ||
+            b.path_sources[i] > FOLLOW_MAX_SOURCES_PER_PATH)
             abort();
         for (size_t k = 0; k < srcs.n && !dup; k++)
             dup = strcmp(srcs.paths[k], b.paths[i]) == 0;
-        if (!dup) {
+        for (size_t k = 0; !dup && k < b.path_sources[i] && srcs.n < 64; k++) {
             srcs.paths = xreallocarray(srcs.paths, srcs.n + 1, sizeof(*srcs.paths));
             srcs.paths[srcs.n++] = b.paths[i];
         }

@@ -28,23 +28,28 @@ run_one() {
     [ -f "$srcdir/tests/fuzz/$name.dict" ] && dict=(-dict="$srcdir/tests/fuzz/$name.dict")
     mkdir -p "fuzz-corpus/$name"
     echo "fuzz: $name for ${seconds}s (log: fuzz-logs/$name.log)"
+    local t0=$SECONDS rc
     "./$prog" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="fuzz-artifacts/$name-" "${dict[@]}" \
         "fuzz-corpus/$name" "$seeds" > "fuzz-logs/$name.log" 2>&1
+    rc=$?
+    echo $((SECONDS - t0)) > "fuzz-logs/$name.seconds"
+    return $rc
 }
 
 summary() {
     local name=$1 rc=$2 log=fuzz-logs/$1.log last execs cov ft corp
-    last=$(grep -E '^#[0-9]+' "$log" | grep 'cov:' | tail -n 1)
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    last=$(grep -aE '^#[0-9]+' "$log" | grep -a 'cov:' | tail -n 1)
+    execs=$(grep -a '^stat::number_of_executed_units:' "$log" | sed 's/.*: *//' | tail -n 1)
     cov=$(printf '%s\n' "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
     ft=$(printf '%s\n' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
     corp=$(printf '%s\n' "$last" | sed -n 's/.* corp: \([0-9]*\/[0-9a-zA-Z]*\).*/\1/p')
     printf 'fuzz: %-12s %s  time=%ss execs=%s cov=%s ft=%s corpus=%s\n' "$name" \
-        "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" "$seconds" "${execs:-?}" "${cov:-?}" \
+        "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" "$(cat "fuzz-logs/$name.seconds" 2>/dev/null)" \
+        "${execs:-?}" "${cov:-?}" \
         "${ft:-?}" "${corp:-?}"
     if [ "$rc" -ne 0 ]; then
-        grep -E 'ERROR: |SUMMARY: |^fuzz_|Test unit written|abort' "$log" | head -n 20 >&2
+        grep -aE 'ERROR: |SUMMARY: |^fuzz_|Test unit written|abort' "$log" | head -n 20 >&2
     fi
 }
 
