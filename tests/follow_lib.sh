@@ -14,13 +14,27 @@ PIDS=()
 command -v python3 >/dev/null || { [ -n "${CI:-}" ] && { echo "FAIL: python3 missing" >&2; exit 1; }; exit 77; }
 
 cleanup() {
-    local p
+    local p rc=$?
     for p in "${PIDS[@]}"; do
         kill -9 "$p" 2>/dev/null
     done
     [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
     wait 2>/dev/null
+    vg_errors || rc=1
     if [ -n "${FOLLOW_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+    exit "$rc"
+}
+
+# Under valgrind a daemon that was killed (kill -9) cannot report through
+# its exit status: whatever memcheck found is in its stderr, and fails the
+# test here.
+vg_errors() {
+    [ -n "$VG" ] || return 0
+    if grep -qE '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched |Source and destination|Process terminating|Jump to the invalid|[0-9,]+ (\(.*\) )?bytes in [0-9,]+ blocks are definitely lost)' "$T/follow.err" 2>/dev/null; then
+        echo "FAIL: valgrind found errors in a daemon:" >&2
+        grep -E -A12 '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched |Source and destination|Process terminating|Jump to the invalid|[0-9,]+ (\(.*\) )?bytes in [0-9,]+ blocks are definitely lost)' "$T/follow.err" | head -n 60 >&2
+        return 1
+    fi
 }
 trap cleanup EXIT
 

@@ -9,6 +9,7 @@
 TESTS += \
 	tests/sec_files.sh \
 	tests/sec_hook.sh \
+	tests/sec_valgrind.sh \
 	tests/follow_injection.sh \
 	tests/res_fdlimit.sh \
 	tests/res_inotify.sh \
@@ -19,6 +20,7 @@ TESTS += \
 EXTRA_DIST += \
 	tests/sec_files.sh \
 	tests/sec_hook.sh \
+	tests/sec_valgrind.sh \
 	tests/follow_injection.sh \
 	tests/res_fdlimit.sh \
 	tests/res_inotify.sh \
@@ -26,3 +28,7 @@ EXTRA_DIST += \
 	tests/res_rostate.sh \
 	tests/res_memory.sh \
 	$(NULL)
+
+# A program with a memory error on purpose, for tests/sec_valgrind.sh.
+check_PROGRAMS += tests/vg_canary
+tests_vg_canary_SOURCES = tests/vg_canary.c
