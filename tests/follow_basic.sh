@@ -8,17 +8,17 @@ watchdog 120
 python3 "$GEN" --guests 20 --seed 3 > "$T/full.log" || fail "generator"
 
 # -n: configuration check
-"$WATCH" follow -n -c "$T/watch.conf" > "$T/n.out" 2>&1 || fail "-n on an empty config"
+$VG "$WATCH" follow -n -c "$T/watch.conf" > "$T/n.out" 2>&1 || fail "-n on an empty config"
 grep -qx 'configuration OK' "$T/n.out" || fail "-n did not say 'configuration OK'"
 printf 'bogus_key = 1\n[sink json]\n' > "$T/bad.conf"; chmod 600 "$T/bad.conf"
-"$WATCH" follow -n -c "$T/bad.conf" > "$T/n.out" 2>&1
+$VG "$WATCH" follow -n -c "$T/bad.conf" > "$T/n.out" 2>&1
 [ $? -eq 2 ] || fail "-n on a bad config must exit 2"
 grep -q "bad.conf:1:" "$T/n.out" || fail "-n must report file:line ($(cat "$T/n.out"))"
 grep -q "needs 'path'" "$T/n.out" || fail "-n must report the json sink without path"
 printf 'state = /var/lib/x/state\nstart_at = start\nthrottle_count = 2\n[sink json]\npath = -\n' > "$T/both.conf"
 chmod 600 "$T/both.conf"
-"$WATCH" follow -n -c "$T/both.conf" >/dev/null 2>&1 || fail "follow -n rejected the daemon keys"
-"$WATCH" audit -c "$T/both.conf" "$T/full.log" >/dev/null 2>"$T/audit.err"
+$VG "$WATCH" follow -n -c "$T/both.conf" >/dev/null 2>&1 || fail "follow -n rejected the daemon keys"
+$VG "$WATCH" audit -c "$T/both.conf" "$T/full.log" >/dev/null 2>"$T/audit.err"
 [ $? -eq 1 ] || fail "audit -c must accept the daemon keys of the same file: $(cat "$T/audit.err")"
 ok "config check"
 

@@ -125,7 +125,7 @@ ids() {
 
 # audit_ids FILE...: what a one-shot audit of the same bytes reports.
 audit_ids() {
-    "$WATCH" audit --json "$@" > "$T/audit.json" 2>"$T/audit.err"
+    $VG "$WATCH" audit --json "$@" > "$T/audit.json" 2>"$T/audit.err"
     local rc=$?
     [ "$rc" -le 1 ] || { cat "$T/audit.err" >&2; fail "audit exited $rc"; }
     ids "$T/audit.json"

@@ -29,7 +29,7 @@ path = $T/pvpanic.prom
 facility = local3
 EOF2
 chmod 600 "$T/sinks.conf"
-"$WATCH" follow -n -c "$T/sinks.conf" >/dev/null 2>&1 || fail "sinks config rejected"
+$VG "$WATCH" follow -n -c "$T/sinks.conf" >/dev/null 2>&1 || fail "sinks config rejected"
 
 # shellcheck disable=SC2086
 $VG "$WATCH" follow --log stderr -v -c "$T/sinks.conf" --state "$T/state" --json "$T/alerts.json" "$L" \

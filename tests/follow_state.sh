@@ -54,7 +54,7 @@ ok "corrupt state reported; started at the end; new event alerted"
 # A world-writable config is refused by root.
 if [ "$(id -u)" -eq 0 ]; then
     chmod 666 "$T/watch.conf"
-    "$WATCH" follow -n -c "$T/watch.conf" > "$T/ww.out" 2>&1
+    $VG "$WATCH" follow -n -c "$T/watch.conf" > "$T/ww.out" 2>&1
     [ $? -eq 2 ] || fail "world-writable config accepted"
     chmod 600 "$T/watch.conf"
     ok "world-writable config refused"
