@@ -866,6 +866,10 @@ def main():
     only = set(a.only.split(','))
 
     t0 = time.monotonic()
+    # stamped at the start: the binaries are what the tree held then, and
+    # others may commit while this runs
+    started = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+    commit = git_stamp()
     sampler = LoadSampler()
     sampler.start()
     results = {'schema': SCHEMA, 'rows': [], 'targets': [], 'raw': {}, 'errors': []}
@@ -901,8 +905,7 @@ def main():
     samples = sampler.samples + [os.getloadavg()[0]]
     results['peers'] = {k: v['status'] for k, v in peers.items()}
     results['stamp'] = {
-        'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-        'git': git_stamp(), 'machine': machine_stamp(),
+        'date': started, 'git': commit, 'machine': machine_stamp(),
         'command': a.command or ' '.join(['bench/bench.py'] + sys.argv[1:]),
         'profile': profile, 'settings': vars(cfg), 'duration_s': round(time.monotonic() - t0),
         'workload_s': durations,
