@@ -951,17 +951,38 @@ parse_options(int argc, char **argv, struct follow_opts *o)
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/*
+ * The directory of the state file: created 0700 if missing. It must not be
+ * somebody else's: a symlink another user planted (in /tmp, say) or a
+ * directory another user owns could move our root-owned writes wherever
+ * they like (what fs.protected_symlinks prevents where it is on).
+ * -EPERM then, with *@owner the uid that owns it.
+ */
 static int
-make_state_dir(const char *path)
+make_state_dir(const char *path, uid_t *owner)
 {
     AUTOFREE char *copy = xstrdup(path);
     const char *dir = dirname(copy);
     struct stat sb;
 
-    if (stat(dir, &sb) == 0)
-        return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    if (lstat(dir, &sb) < 0) {
+        if (errno != ENOENT)
+            return -errno;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        if (lstat(dir, &sb) < 0)
+            return -errno;
+    }
+    *owner = sb.st_uid;
+    if (S_ISLNK(sb.st_mode) && sb.st_uid != 0 && sb.st_uid != geteuid())
+        return -EPERM;
+    if (stat(dir, &sb) < 0)
         return -errno;
+    if (!S_ISDIR(sb.st_mode))
+        return -ENOTDIR;
+    *owner = sb.st_uid;
+    if (sb.st_uid != 0 && sb.st_uid != geteuid())
+        return -EPERM;
     return 0;
 }
 
@@ -1178,8 +1199,21 @@ follow_main(int argc, char **argv)
         return 2;
     }
     if (f.state_path) {
-        if ((rc = make_state_dir(f.state_path)) < 0)
-            log_warnx("cannot create the directory of state file '%s': %s", f.state_path, strerror(-rc));
+        uid_t owner = 0;
+
+        rc = make_state_dir(f.state_path, &owner);
+        if (rc == -EPERM) {
+            log_error("the directory of state file '%s' belongs to another user (uid %lu) or is "
+                      "their symlink: not reading or writing state there; running without state",
+                      f.state_path, (unsigned long)owner);
+            free(f.state_path);
+            f.state_path = NULL;
+        } else if (rc < 0) {
+            log_warnx("cannot create the directory of state file '%s': %s", f.state_path,
+                      strerror(-rc));
+        }
+    }
+    if (f.state_path) {
         rc = tail_state_load(f.tail, f.state_path, &blob, &blob_len);
         if (rc == 0 && blob)
             blob_restore(&f, blob, blob_len);

@@ -9,7 +9,8 @@
 #     (like /tmp) redirects a root write: a symlink at the state path, at
 #     the json alert output, at the Prometheus textfile, a FIFO there, a
 #     hard link to a root-owned file, files at the old predictable temp
-#     names of the state writer.
+#     names of the state writer, a symlink or directory of theirs as the
+#     state's directory.
 # Needs root (files owned by another user, setpriv).
 . "$(dirname "$0")/follow_lib.sh"
 watchdog 240
@@ -170,3 +171,19 @@ for m in m-link m-fifo; do
 done
 victim_ok "prometheus textfile"
 ok "Prometheus textfile: a symlink or FIFO planted at the path is replaced, never read or written through"
+
+# 5. the state's directory: another user's symlink (to a directory of ours)
+# or another user's directory. No state is read or written there.
+mkdir "$T/victimdir"
+as_nobody ln -s "$T/victimdir" "$P/sdir"
+as_nobody mkdir "$P/ndir"
+for sd in sdir ndir; do
+    follow_bg "$T/alerts-$sd.json" "$P/$sd/state" "$L"
+    grep -q "the directory of state file '$P/$sd/state' belongs to another user" "$T/follow.err" ||
+        fail "$sd: the foreign state directory was not refused"
+    python3 "$GEN" --guests 1 --filler 0 --seed 7 --start $((1796200000 + RANDOM)) >> "$L"
+    wait_lines "$T/alerts-$sd.json" 1 30
+    stop_follow "$FPID"
+    [ -z "$(ls -A "$T/victimdir")" ] && [ -z "$(ls -A "$P/ndir")" ] || fail "$sd: state written there"
+done
+ok "the state directory as another user's symlink or directory: no state there, alerts still go out"
