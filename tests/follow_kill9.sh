@@ -104,10 +104,9 @@ follow_bg "$d/alerts.json" "$d/state" "$L"
 stop_follow "$FPID"
 for r in 0 1 2 3 4; do
     follow_bg "$d/alerts.json" "$d/state" "$L"
-    cp "$d/state" "$d/state.before"
     # every rename of this process now waits 2 s in the kernel's doorway
-    strace -qq -f -p "$FPID" -o /dev/null -e trace=rename,renameat,renameat2 \
-        -e inject=rename,renameat,renameat2:delay_enter=2000000 &
+    strace -qq -p "$FPID" -o /dev/null -e trace=rename,renameat,renameat2 \
+        -e inject=rename,renameat,renameat2:delay_enter=2000000 2>/dev/null &
     SPID=$!
     PIDS+=("$SPID")
     i=0; until [ "$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$FPID/status")" != 0 ]; do
@@ -117,6 +116,9 @@ for r in 0 1 2 3 4; do
     i=0; until compgen -G "$d/state.tmp.*" > /dev/null; do
         i=$((i+1)); [ $i -gt 600 ] && fail "round $r: no state save started"; sleep 0.02
     done
+    # the save is written and waits for its rename: the state is still the last good one
+    cp "$d/state" "$d/state.before"
+    compgen -G "$d/state.tmp.*" > /dev/null || fail "round $r: the save finished too soon (test bug)"
     kill -9 "$FPID"
     wait "$FPID" 2>/dev/null
     wait "$SPID" 2>/dev/null
