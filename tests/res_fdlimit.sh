@@ -30,7 +30,9 @@ PIDS+=("$FPID")
 wait_ready $((${before:-0} + 1))
 n=$(grep -c 'the open file limit is reached' "$T/follow.err")
 [ "$n" -eq 1 ] || fail "the fd limit was reported $n times (want once)"
-grep -q "ulimit -n 64" "$T/follow.err" || fail "the message does not name the limit"
+# (valgrind keeps a few descriptors of the limit for itself: 52 under it)
+lim=$(sed -n 's/.*ulimit -n \([0-9]*\)).*/\1/p' "$T/follow.err" | tail -n 1)
+[ -n "$lim" ] && [ "$lim" -le 64 ] && [ "$lim" -ge 40 ] || fail "the message does not name the limit"
 open=$(sed -n 's/.* ready: \([0-9]*\) file(s) open.*/\1/p' "$T/follow.err" | tail -n 1)
 [ "$open" -ge 1 ] && [ "$open" -lt 120 ] || fail "$open files open: the limit did not bite (test bug)"
 grep -q "following '$L'" "$T/follow.err" || fail "the daemon log is not among the files followed"
