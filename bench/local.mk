@@ -18,6 +18,8 @@ EXTRA_DIST += \
 	bench/gen-biglog.py \
 	bench/bench-audit.sh \
 	bench/bench-hook.sh \
+	bench/results/latest.md \
+	bench/results/latest.json \
 	tests/bench_smoke.sh \
 	$(NULL)
 TESTS += tests/bench_smoke.sh
