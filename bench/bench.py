@@ -637,6 +637,7 @@ def hook_workload(cfg, build, data, peers, results):
 # ---------------------------------------------------------------- follow
 
 def load_bench_follow():
+    sys.dont_write_bytecode = True      # no __pycache__ in the source tree
     spec = importlib.util.spec_from_file_location('bench_follow', os.path.join(HERE, 'bench-follow.py'))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
