@@ -16,32 +16,13 @@ set -u
 : "${abs_top_srcdir:?run through make check (abs_top_srcdir unset)}"
 : "${abs_top_builddir:?run through make check (abs_top_builddir unset)}"
 WATCH="$abs_top_builddir/parser/pvpanic-watch"
-VG="${PVPANIC_VALGRIND:-}"
-T=$(mktemp -d "${TMPDIR:-/tmp}/pvpanic-drill.XXXXXX")
+. "$abs_top_srcdir/tests/testlib.sh"
+testlib_init drill DRILL_TEST_KEEP
 FAKE="$T/fake"
 LOG="$T/libvirtd.log"
-PIDS=()
 mkdir -p "$T/bin" "$FAKE"
 
 command -v python3 >/dev/null || { [ -n "${CI:-}" ] && { echo "FAIL: python3 missing" >&2; exit 1; }; exit 77; }
-
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        { kill -9 "$p" && wait "$p"; } 2>/dev/null
-    done
-    [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
-    wait 2>/dev/null
-    if [ -n "${DRILL_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-
-watchdog() {
-    local self=$$
-    ( sleep "$1" >/dev/null 2>&1 </dev/null
-      echo "FAIL: watchdog: test took longer than $1 s" >&2; kill -9 "$self" ) &
-    WATCHDOG=$!
-}
 
 fail() {
     echo "FAIL: $*" >&2

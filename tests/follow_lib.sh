@@ -7,44 +7,11 @@ set -u
 : "${abs_top_builddir:?run through make check (abs_top_builddir unset)}"
 WATCH="$abs_top_builddir/parser/pvpanic-watch"
 GEN="$abs_top_srcdir/tests/gen-panics.py"
-VG="${PVPANIC_VALGRIND:-}"
-T=$(mktemp -d "${TMPDIR:-/tmp}/pvpanic-follow.XXXXXX")
-PIDS=()
+. "$abs_top_srcdir/tests/testlib.sh"
+testlib_init follow FOLLOW_TEST_KEEP
+VG_LOGS=("$T/follow.err")
 
 command -v python3 >/dev/null || { [ -n "${CI:-}" ] && { echo "FAIL: python3 missing" >&2; exit 1; }; exit 77; }
-
-cleanup() {
-    local p rc=$?
-    for p in "${PIDS[@]}"; do
-        kill -9 "$p" 2>/dev/null
-    done
-    [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
-    wait 2>/dev/null
-    vg_errors || rc=1
-    if [ -n "${FOLLOW_TEST_KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
-    exit "$rc"
-}
-
-# Under valgrind a daemon that was killed (kill -9) cannot report through
-# its exit status: whatever memcheck found is in its stderr, and fails the
-# test here.
-vg_errors() {
-    [ -n "$VG" ] || return 0
-    if grep -qE '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched |Source and destination|Process terminating|Jump to the invalid|[0-9,]+ (\(.*\) )?bytes in [0-9,]+ blocks are definitely lost)' "$T/follow.err" 2>/dev/null; then
-        echo "FAIL: valgrind found errors in a daemon:" >&2
-        grep -E -A12 '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched |Source and destination|Process terminating|Jump to the invalid|[0-9,]+ (\(.*\) )?bytes in [0-9,]+ blocks are definitely lost)' "$T/follow.err" | head -n 60 >&2
-        return 1
-    fi
-}
-trap cleanup EXIT
-
-watchdog() {
-    local self=$$
-    # The sleep must not hold our stdout/stderr open after we are gone.
-    ( sleep "$1" >/dev/null 2>&1 </dev/null
-      echo "FAIL: watchdog: test took longer than $1 s" >&2; kill -9 "$self" ) &
-    WATCHDOG=$!
-}
 
 fail() {
     echo "FAIL: $*" >&2

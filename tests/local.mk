@@ -3,6 +3,7 @@
 
 EXTRA_DIST += \
 	tests/run-test.sh \
+	tests/testlib.sh \
 	tests/valgrind.supp \
 	tests/data \
 	$(NULL)

@@ -25,7 +25,7 @@ TAILCAT="$abs_top_builddir/tests/tailcat"
 F=$T/full
 mkdir "$F" "$T/logs"
 mount -t tmpfs -o size=256k,mode=700 pvpanic-test-full "$F" || fail "cannot mount a tmpfs"
-trap 'rc=$?; umount -l "$F" 2>/dev/null; (exit $rc); cleanup' EXIT
+trap 'rc=$?; umount -l "$F" 2>/dev/null; (exit $rc); testlib_cleanup' EXIT
 L=$T/logs/libvirtd.log
 : > "$L"
 python3 "$GEN" --guests 12 --filler 1 --seed 31 > "$T/all.log" || fail "generator"

@@ -18,7 +18,7 @@ TAILCAT="$abs_top_builddir/tests/tailcat"
 
 S=$T/statedir
 mkdir "$S" "$T/logs"
-trap 'rc=$?; umount -l "$S" 2>/dev/null; umount -l "$T/ro" 2>/dev/null; (exit $rc); cleanup' EXIT
+trap 'rc=$?; umount -l "$S" 2>/dev/null; umount -l "$T/ro" 2>/dev/null; (exit $rc); testlib_cleanup' EXIT
 L=$T/logs/libvirtd.log
 : > "$L"
 python3 "$GEN" --guests 9 --filler 1 --seed 41 > "$T/all.log" || fail "generator"

@@ -6,52 +6,9 @@ set -u
 
 : "${abs_top_builddir:?run through make check (abs_top_builddir unset)}"
 TAILCAT="$abs_top_builddir/tests/tailcat"
-VG="${PVPANIC_VALGRIND:-}"
-T=$(mktemp -d "${TMPDIR:-/tmp}/pvpanic-tail.XXXXXX")
-PIDS=()
-
-cleanup() {
-    local p rc=$?
-    for p in "${PIDS[@]}"; do
-        kill -9 "$p" 2>/dev/null
-    done
-    [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
-    wait 2>/dev/null
-    vg_errors || rc=1
-    if [ -n "${TAIL_TEST_KEEP:-}" ]; then
-        echo "kept $T" >&2
-    else
-        rm -rf "$T"
-    fi
-    exit "$rc"
-}
-
-# Under valgrind a tailcat killed with -9 cannot report through its exit
-# status: whatever memcheck found is in its stderr, and fails the test here.
-vg_errors() {
-    [ -n "$VG" ] || return 0
-    if grep -qE '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched |Source and destination|Process terminating|Jump to the invalid|[0-9,]+ (\(.*\) )?bytes in [0-9,]+ blocks are definitely lost)' "$T/stderr" 2>/dev/null; then
-        echo "FAIL: valgrind found errors in tailcat:" >&2
-        grep -E -A12 '^==[0-9]+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched |Source and destination|Process terminating|Jump to the invalid|[0-9,]+ (\(.*\) )?bytes in [0-9,]+ blocks are definitely lost)' "$T/stderr" | head -n 60 >&2
-        return 1
-    fi
-}
-trap cleanup EXIT
-
-# A test that hangs is killed (and fails) after $1 seconds. The timer's
-# sleep is killed with it (an orphaned sleep would hold the test's output).
-watchdog() {
-    local self=$$
-    (
-        sleep "$1" </dev/null >/dev/null 2>&1 &
-        sp=$!
-        trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-        wait "$sp"
-        echo "FAIL: watchdog: test took longer than $1 s" >&2
-        kill -9 "$self"
-    ) &
-    WATCHDOG=$!
-}
+. "$abs_top_srcdir/tests/testlib.sh"
+testlib_init tail TAIL_TEST_KEEP
+VG_LOGS=("$T/stderr")
 
 fail() {
     echo "FAIL: $*" >&2
