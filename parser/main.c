@@ -48,6 +48,17 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (strcmp(argv[1], "help") == 0 && argc > 2) {
+        /* "help COMMAND" is "COMMAND --help". */
+        static char help_opt[] = "--help";
+        static char *help_argv[4];
+
+        help_argv[0] = argv[0];
+        help_argv[1] = argv[2];
+        help_argv[2] = help_opt;
+        argv = help_argv;
+        argc = 3;
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);

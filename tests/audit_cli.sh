@@ -12,6 +12,12 @@ expect_out "audit    scan libvirt logs once" "--help lists the commands"
 watch audit --help
 expect_rc 0 "audit --help"
 expect_out "Exit status: 0 no event, 1 events found, 2 error." "audit --help documents the exit codes"
+watch help follow
+expect_rc 0 "help follow"
+expect_out "Usage: pvpanic-watch follow" "help COMMAND is COMMAND --help"
+watch help frobnicate
+expect_rc 2 "help of an unknown command"
+expect_err "unknown command 'frobnicate'" "help of an unknown command names it"
 watch --version
 expect_rc 0 "--version"
 expect_out "pvpanic-watch " "--version prints the version"

@@ -57,6 +57,7 @@ expect_only "pvpanic-hook ch" check check-config
 expect_only "pvpanic-watch " audit follow drill help
 expect_only "pvpanic-hook --ver" --verbose --version
 expect_only "pvpanic-hook help " patch check enable check-config hook
+expect_only "pvpanic-watch help " audit follow drill
 
 # long_opts: the option column of a --help text (not options it mentions
 # in passing, such as virsh's).
