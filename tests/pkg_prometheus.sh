@@ -15,13 +15,13 @@ skip() {
 for tool in promtool prometheus-node-exporter python3; do
     command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (Debian packages prometheus, prometheus-node-exporter)"
 done
+. "$abs_top_srcdir/tests/testlib.sh"     # for testlib_kill_ours
 WATCH="$abs_top_builddir/parser/pvpanic-watch"
 VG=${PVPANIC_VALGRIND:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/pvpanic-prom.XXXXXX")
 PIDS=()
 cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    testlib_kill_ours "${PIDS[@]}"
     wait 2>/dev/null
     rm -rf "$T"
 }

@@ -1,6 +1,7 @@
 # Shared plumbing of the process-level shell tests (sourced by
 # tests/follow_lib.sh, tests/tail_lib.sh and tests/drill_lib.sh):
 #
+#   testlib_kill_ours PID...  SIGKILL those PIDs that are still our children
 #   testlib_init NAME   a private temp dir in $T (kept when ${KEEP_VAR} is set),
 #                       $VG (= $PVPANIC_VALGRIND), the PIDS array, cleanup at exit
 #   watchdog SECONDS    fail (kill the test) if it runs longer
@@ -39,14 +40,27 @@ vg_errors() {
     return "$bad"
 }
 
+# testlib_kill_ours PID...: SIGKILL each PID that is still a child of this
+# shell. A PID that was already waited for may by now belong to any process
+# on the machine (kill loops wrap pid_max, 32768 on Debian, within minutes),
+# and the tests run as root next to each other under make -j.
+testlib_kill_ours() {
+    local p stat
+    for p in "$@"; do
+        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        stat=${stat##*) }               # after "PID (comm) ": state ppid ...
+        stat=${stat#* }
+        [ "${stat%% *}" = "$$" ] && kill -9 "$p" 2>/dev/null
+    done
+    return 0
+}
+
 testlib_cleanup() {
-    local p rc=$?
+    local rc=$?
     if declare -F testlib_cleanup_hook >/dev/null; then
         testlib_cleanup_hook
     fi
-    for p in "${PIDS[@]}"; do
-        kill -9 "$p" 2>/dev/null
-    done
+    testlib_kill_ours "${PIDS[@]}"
     [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
     wait 2>/dev/null
     vg_errors || rc=1
