@@ -46,14 +46,9 @@ tests_test_enroll_LDADD = $(HOOK_TEST_LIBS)
 endif
 
 # Shell tests drive the real binary (under $PVPANIC_VALGRIND when set).
-TESTS += tests/hook_mode.sh tests/hook_cli.sh tests/hook_install.sh tests/hook_manpage.sh
-EXTRA_DIST += \
-	tests/hook_testlib.sh \
-	tests/hook_mode.sh \
-	tests/hook_cli.sh \
-	tests/hook_install.sh \
-	tests/hook_manpage.sh \
-	$(NULL)
+hook_shell_tests = tests/hook_mode.sh tests/hook_cli.sh tests/hook_install.sh tests/hook_manpage.sh
+TESTS += $(hook_shell_tests)
+EXTRA_DIST += $(hook_shell_tests) tests/hook_testlib.sh
 
 # Documentation and data
 dist_man_MANS += share/man/pvpanic-hook.8

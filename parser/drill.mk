@@ -29,18 +29,12 @@ endif
 
 # Process-level tests of the drill with a fake virsh on PATH and a fake
 # daemon log (python3 for JSON checks).
-TESTS += \
+drill_shell_tests = \
 	tests/drill_ok.sh \
 	tests/drill_broken.sh \
 	tests/drill_nmi.sh \
 	tests/drill_log.sh \
 	tests/drill_daemon.sh \
 	$(NULL)
-EXTRA_DIST += \
-	tests/drill_lib.sh \
-	tests/drill_ok.sh \
-	tests/drill_broken.sh \
-	tests/drill_nmi.sh \
-	tests/drill_log.sh \
-	tests/drill_daemon.sh \
-	$(NULL)
+TESTS += $(drill_shell_tests)
+EXTRA_DIST += $(drill_shell_tests) tests/drill_lib.sh

@@ -8,22 +8,15 @@ parser_pvpanic_watch_LDADD += parser/libtail.a parser/libsink.a common/libcommon
 
 # Process-level tests of `pvpanic-watch follow` with real files, inotify,
 # rotation, kill -9 and every sink. They need python3 (log generator).
-TESTS += \
+follow_shell_tests = \
 	tests/follow_basic.sh \
 	tests/follow_rotate.sh \
 	tests/follow_state.sh \
 	tests/follow_sinks.sh \
 	tests/follow_kill9.sh \
 	$(NULL)
-EXTRA_DIST += \
-	tests/follow_lib.sh \
-	tests/follow_basic.sh \
-	tests/follow_rotate.sh \
-	tests/follow_state.sh \
-	tests/follow_sinks.sh \
-	tests/follow_kill9.sh \
-	tests/gen-panics.py \
-	$(NULL)
+TESTS += $(follow_shell_tests)
+EXTRA_DIST += $(follow_shell_tests) tests/follow_lib.sh tests/gen-panics.py
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_sink

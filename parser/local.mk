@@ -53,13 +53,9 @@ tests_test_detect_LDADD = $(PARSER_TEST_LIBS)
 endif
 
 # Shell tests of the audit command (they run the built program).
-TESTS += tests/audit_cli.sh tests/audit_rotation.sh tests/audit_manpage.sh
-EXTRA_DIST += \
-	tests/audit_lib.sh \
-	tests/audit_cli.sh \
-	tests/audit_rotation.sh \
-	tests/audit_manpage.sh \
-	$(NULL)
+audit_shell_tests = tests/audit_cli.sh tests/audit_rotation.sh tests/audit_manpage.sh
+TESTS += $(audit_shell_tests)
+EXTRA_DIST += $(audit_shell_tests) tests/audit_lib.sh
 
 # Installed data: the libvirt logging snippet, the config sample, the demo log.
 dist_man_MANS += share/man/pvpanic-watch.8

@@ -14,17 +14,13 @@ tests_tailcat_SOURCES = tests/tailcat.c
 tests_tailcat_LDADD = parser/libtail.a common/libcommon.a
 
 # Process-level tests: tailcat killed, restarted, raced by other processes.
-TESTS += \
+tail_shell_tests = \
 	tests/tail_follow.sh \
 	tests/tail_kill9.sh \
 	tests/tail_state_kill.sh \
 	$(NULL)
-EXTRA_DIST += \
-	tests/tail_lib.sh \
-	tests/tail_follow.sh \
-	tests/tail_kill9.sh \
-	tests/tail_state_kill.sh \
-	$(NULL)
+TESTS += $(tail_shell_tests)
+EXTRA_DIST += $(tail_shell_tests) tests/tail_lib.sh
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_tailstate tests/test_tail

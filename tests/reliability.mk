@@ -6,7 +6,7 @@
 # the ones that need root, a private mount namespace or python3 skip
 # outside CI and fail under CI=true. The fuzz targets: tests/fuzz/local.mk.
 
-TESTS += \
+reliability_shell_tests = \
 	tests/sec_files.sh \
 	tests/sec_hook.sh \
 	tests/sec_valgrind.sh \
@@ -17,17 +17,8 @@ TESTS += \
 	tests/res_rostate.sh \
 	tests/res_memory.sh \
 	$(NULL)
-EXTRA_DIST += \
-	tests/sec_files.sh \
-	tests/sec_hook.sh \
-	tests/sec_valgrind.sh \
-	tests/follow_injection.sh \
-	tests/res_fdlimit.sh \
-	tests/res_inotify.sh \
-	tests/res_diskfull.sh \
-	tests/res_rostate.sh \
-	tests/res_memory.sh \
-	$(NULL)
+TESTS += $(reliability_shell_tests)
+EXTRA_DIST += $(reliability_shell_tests)
 
 # A program with a memory error on purpose, for tests/sec_valgrind.sh.
 check_PROGRAMS += tests/vg_canary

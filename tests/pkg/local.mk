@@ -3,7 +3,7 @@
 # bash completion and --help/--version. Outside make check: the Debian
 # package build-install-run-purge test (tests/pkg/deb.sh, needs root).
 
-TESTS += \
+pkg_shell_tests = \
 	tests/pkg_manpage.sh \
 	tests/pkg_cli.sh \
 	tests/pkg_completion.sh \
@@ -11,15 +11,8 @@ TESTS += \
 	tests/pkg_systemd.sh \
 	tests/pkg_prometheus.sh \
 	$(NULL)
-EXTRA_DIST += \
-	tests/pkg_manpage.sh \
-	tests/pkg_cli.sh \
-	tests/pkg_completion.sh \
-	tests/pkg_install.sh \
-	tests/pkg_systemd.sh \
-	tests/pkg_prometheus.sh \
-	share/prometheus/pvpanic.rules.test.yml \
-	$(NULL)
+TESTS += $(pkg_shell_tests)
+EXTRA_DIST += $(pkg_shell_tests) share/prometheus/pvpanic.rules.test.yml
 
 # The installation directories, for tests/pkg_install.sh.
 pkg-print-dirs:
