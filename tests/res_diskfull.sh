@@ -10,14 +10,8 @@
 #      the file, the alerts are kept and written when there is room again;
 #      the saved position never passes an alert that is not on disk, so a
 #      kill -9 during the outage loses nothing: every event once in the end.
-if [ -z "${PVPANIC_IN_MOUNT_NS:-}" ]; then
-    if [ "$(id -u)" -ne 0 ] || ! unshare -m --propagation private true 2>/dev/null; then
-        [ -n "${CI:-}" ] && { echo "FAIL: needs root and unshare -m under CI" >&2; exit 1; }
-        echo "SKIP: needs root and a private mount namespace (unshare -m)"
-        exit 77
-    fi
-    PVPANIC_IN_MOUNT_NS=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/testlib.sh"
+testlib_in_mount_ns "$@"
 . "$(dirname "$0")/follow_lib.sh"
 watchdog 240
 TAILCAT="$abs_top_builddir/tests/tailcat"

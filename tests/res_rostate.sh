@@ -4,14 +4,8 @@
 # the state that is there, says once that it cannot write it, keeps
 # following and alerting, and writes it again as soon as the directory is
 # writable. Also: a state directory that cannot be created at all.
-if [ -z "${PVPANIC_IN_MOUNT_NS:-}" ]; then
-    if [ "$(id -u)" -ne 0 ] || ! unshare -m --propagation private true 2>/dev/null; then
-        [ -n "${CI:-}" ] && { echo "FAIL: needs root and unshare -m under CI" >&2; exit 1; }
-        echo "SKIP: needs root and a private mount namespace (unshare -m)"
-        exit 77
-    fi
-    PVPANIC_IN_MOUNT_NS=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/testlib.sh"
+testlib_in_mount_ns "$@"
 . "$(dirname "$0")/follow_lib.sh"
 watchdog 180
 TAILCAT="$abs_top_builddir/tests/tailcat"

@@ -1,6 +1,7 @@
 # Shared plumbing of the process-level shell tests (sourced by
 # tests/follow_lib.sh, tests/tail_lib.sh and tests/drill_lib.sh):
 #
+#   testlib_in_mount_ns "$@"  re-run the test in a private mount namespace
 #   testlib_kill_ours PID...  SIGKILL those PIDs that are still our children
 #   testlib_init NAME   a private temp dir in $T (kept when ${KEEP_VAR} is set),
 #                       $VG (= $PVPANIC_VALGRIND), the PIDS array, cleanup at exit
@@ -15,6 +16,19 @@ VG="${PVPANIC_VALGRIND:-}"
 PIDS=()
 VG_LOGS=()
 T=
+
+# testlib_in_mount_ns "$@": re-run the calling test in a private mount
+# namespace (its mounts leak nowhere), before it makes its temp dir; skip
+# (fail under CI) without root or unshare -m.
+testlib_in_mount_ns() {
+    [ -n "${PVPANIC_IN_MOUNT_NS:-}" ] && return 0
+    if [ "$(id -u)" -ne 0 ] || ! unshare -m --propagation private true 2>/dev/null; then
+        [ -n "${CI:-}" ] && { echo "FAIL: needs root and unshare -m under CI" >&2; exit 1; }
+        echo "SKIP: needs root and a private mount namespace (unshare -m)"
+        exit 77
+    fi
+    PVPANIC_IN_MOUNT_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+}
 
 # testlib_init NAME KEEP_VARIABLE_NAME
 testlib_init() {
