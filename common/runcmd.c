@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "runcmd.h"
 #include "strbuf.h"
 
@@ -172,4 +173,22 @@ run_command(char *const argv[], unsigned int timeout_ms, struct cmd_result *res)
     res->out = strbuf_detach(&out, &res->out_len);
     res->err = strbuf_detach(&err, NULL);
     return 0;
+}
+
+int
+run_virshv(const char *connect, unsigned int timeout_ms, struct cmd_result *res, va_list ap)
+{
+    const char *argv[16];
+    size_t n = 0;
+    const char *a;
+
+    argv[n++] = "virsh";
+    if (connect) {
+        argv[n++] = "-c";
+        argv[n++] = connect;
+    }
+    while ((a = va_arg(ap, const char *)) && n < ARRAY_SIZE(argv) - 1)
+        argv[n++] = a;
+    argv[n] = NULL;
+    return run_command((char *const *)argv, timeout_ms, res);
 }

@@ -10,6 +10,7 @@
 #ifndef PVPANIC_RUNCMD_H
 #define PVPANIC_RUNCMD_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,6 +32,13 @@ struct cmd_result {
  */
 int run_command(char *const argv[], unsigned int timeout_ms, struct cmd_result *res);
 void cmd_result_release(struct cmd_result *res);
+
+/*
+ * run_command() of "virsh [-c @connect] ARGS...", the ARGS from @ap up to a
+ * NULL (argv is capped at 16 entries: more are dropped). @connect NULL:
+ * virsh's default URI.
+ */
+int run_virshv(const char *connect, unsigned int timeout_ms, struct cmd_result *res, va_list ap);
 
 /* Every signal back to its default and unblocked, as a freshly exec'd program expects. */
 void runcmd_reset_signals(void);

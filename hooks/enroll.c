@@ -56,22 +56,14 @@ close_from_3(void)
 static int __attribute__((sentinel))
 virsh(const struct enable_request *req, struct cmd_result *res, ...)
 {
-    const char *argv[16];
-    size_t n = 0;
     va_list ap;
-    const char *a;
+    int rc;
 
-    argv[n++] = "virsh";
-    if (req->connect && *req->connect) {
-        argv[n++] = "-c";
-        argv[n++] = req->connect;
-    }
     va_start(ap, res);
-    while ((a = va_arg(ap, const char *)) && n < ARRAY_SIZE(argv) - 1)
-        argv[n++] = a;
+    rc = run_virshv(req->connect && *req->connect ? req->connect : NULL, req->timeout_s * 1000u,
+                    res, ap);
     va_end(ap);
-    argv[n] = NULL;
-    return run_command((char *const *)argv, req->timeout_s * 1000u, res);
+    return rc;
 }
 
 /* "virsh CMD: <its error lines joined>" for a failed call. */

@@ -252,22 +252,13 @@ check_set(struct check *c, enum check_status st, char *summary, char *fix)
 static int __attribute__((sentinel))
 virsh(const struct drill *d, struct cmd_result *res, ...)
 {
-    const char *argv[16];
-    size_t n = 0;
     va_list ap;
-    const char *a;
+    int rc;
 
-    argv[n++] = "virsh";
-    if (d->o.connect) {
-        argv[n++] = "-c";
-        argv[n++] = d->o.connect;
-    }
     va_start(ap, res);
-    while ((a = va_arg(ap, const char *)) && n < ARRAY_SIZE(argv) - 1)
-        argv[n++] = a;
+    rc = run_virshv(d->o.connect, DRILL_VIRSH_TIMEOUT_MS, res, ap);
     va_end(ap);
-    argv[n] = NULL;
-    return run_command((char *const *)argv, DRILL_VIRSH_TIMEOUT_MS, res);
+    return rc;
 }
 
 /* virsh's "error: ..." lines joined into one printable line (new string). */
